@@ -1,0 +1,281 @@
+//! Access tokens: the claims, signing and verification (HS256, algorithm pinned), and the
+//! `AuthUser` extractor every service uses, deny-list included.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Secret;
+use crate::error::{Problem, ProblemKind};
+use crate::shared_state::SessionDenyList;
+
+pub const TOKEN_ISSUER: &str = "plangen-auth";
+pub const TOKEN_AUDIENCE: &str = "plangen";
+
+/// The claims of a Plangen access token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id.
+    pub sub: String,
+    /// The session id (one login = one session, across refreshes).
+    pub sid: String,
+    pub email: String,
+    pub role: String,
+    /// A unique token id.
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub iss: String,
+    pub aud: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token has expired")]
+    Expired,
+    #[error("the token is not valid")]
+    Invalid,
+}
+
+/// Signs and verifies access tokens with one HS256 secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    /// Lifetime of the tokens signed here; also how long a denied session stays denied.
+    pub access_ttl: Duration,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &Secret, access_ttl: Duration) -> Self {
+        // The algorithm is pinned: a token claiming `none` or RS256 is refused, whatever it says.
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[TOKEN_ISSUER]);
+        validation.set_audience(&[TOKEN_AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Self {
+            encoding: EncodingKey::from_secret(secret.expose().as_bytes()),
+            decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
+            validation,
+            access_ttl,
+        }
+    }
+
+    /// Claims for a new token of this lifetime.
+    pub fn claims_for(
+        &self,
+        user_id: &str,
+        session_id: &str,
+        email: &str,
+        role: &str,
+    ) -> AccessClaims {
+        let now = chrono::Utc::now().timestamp();
+        AccessClaims {
+            sub: user_id.to_owned(),
+            sid: session_id.to_owned(),
+            email: email.to_owned(),
+            role: role.to_owned(),
+            jti: uuid::Uuid::now_v7().to_string(),
+            iat: now,
+            exp: now + self.access_ttl.as_secs() as i64,
+            iss: TOKEN_ISSUER.to_owned(),
+            aud: TOKEN_AUDIENCE.to_owned(),
+        }
+    }
+
+    pub fn sign(&self, claims: &AccessClaims) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &self.encoding)
+            .expect("HS256 signing of plain claims cannot fail")
+    }
+
+    pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })
+    }
+}
+
+/// What a verifier needs: the keys, the deny-list, and what to do when the deny-list is down.
+#[derive(Clone)]
+pub struct Authenticator {
+    pub keys: Arc<TokenKeys>,
+    pub deny_list: Arc<dyn SessionDenyList>,
+    /// When the deny-list cannot be read: `false` (the default) answers 503, `true` lets the
+    /// token through (and logs it).
+    pub fail_open: bool,
+}
+
+impl Authenticator {
+    pub fn new(keys: Arc<TokenKeys>, deny_list: Arc<dyn SessionDenyList>, fail_open: bool) -> Self {
+        Self {
+            keys,
+            deny_list,
+            fail_open,
+        }
+    }
+
+    /// Verifies a bearer token from the `Authorization` header value.
+    pub async fn authenticate_header(&self, header: Option<&str>) -> Result<AuthUser, Problem> {
+        let Some(header) = header else {
+            return Err(Problem::new(ProblemKind::Unauthenticated)
+                .detail("Send an access token as `Authorization: Bearer <token>`"));
+        };
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                Problem::new(ProblemKind::Unauthenticated)
+                    .detail("The Authorization header must use the Bearer scheme")
+            })?;
+        self.authenticate(token).await
+    }
+
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, Problem> {
+        let claims = self.keys.verify(token).map_err(|e| match e {
+            TokenError::Expired => Problem::new(ProblemKind::TokenExpired)
+                .detail("Refresh the access token and try again"),
+            TokenError::Invalid => Problem::new(ProblemKind::InvalidToken),
+        })?;
+        match self.deny_list.is_denied(&claims.sid).await {
+            Ok(false) => {}
+            Ok(true) => {
+                return Err(Problem::new(ProblemKind::SessionRevoked)
+                    .detail("This session was logged out; log in again"));
+            }
+            Err(e) if self.fail_open => {
+                tracing::warn!(error = %e, "session deny-list unreachable; accepting token (fail-open)");
+            }
+            Err(e) => return Err(Problem::unavailable("the session store", e)),
+        }
+        tracing::Span::current().record("user_id", claims.sub.as_str());
+        Ok(AuthUser::from(claims))
+    }
+}
+
+/// The authenticated caller, from a verified access token whose session is not denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthUser {
+    pub user_id: String,
+    pub session_id: String,
+    pub email: String,
+    pub role: String,
+    /// The bearer token itself, for calls to other services on the caller's behalf.
+    pub token: Option<String>,
+}
+
+impl AuthUser {
+    pub fn is_admin(&self) -> bool {
+        self.role == "admin"
+    }
+}
+
+impl From<AccessClaims> for AuthUser {
+    fn from(c: AccessClaims) -> Self {
+        Self {
+            user_id: c.sub,
+            session_id: c.sid,
+            email: c.email,
+            role: c.role,
+            token: None,
+        }
+    }
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    Authenticator: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<AuthUser>() {
+            return Ok(user.clone());
+        }
+        let authenticator = Authenticator::from_ref(state);
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let mut user = authenticator.authenticate_header(header).await?;
+        user.token = header.and_then(|h| h.get(7..)).map(|t| t.trim().to_owned());
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shared_state::MemoryState;
+
+    fn keys(ttl: Duration) -> TokenKeys {
+        TokenKeys::new(&Secret::new("k".repeat(32)), ttl)
+    }
+
+    #[test]
+    fn a_signed_token_verifies_and_round_trips_its_claims() {
+        let k = keys(Duration::from_secs(60));
+        let claims = k.claims_for("u1", "s1", "a@b.c", "user");
+        assert_eq!(k.verify(&k.sign(&claims)).unwrap(), claims);
+    }
+
+    #[test]
+    fn tokens_from_another_secret_other_algorithms_or_expired_are_refused() {
+        let k = keys(Duration::from_secs(60));
+        let other = TokenKeys::new(&Secret::new("o".repeat(32)), Duration::from_secs(60));
+        let claims = k.claims_for("u1", "s1", "a@b.c", "user");
+        assert_eq!(k.verify(&other.sign(&claims)), Err(TokenError::Invalid));
+
+        // HS512 with the same secret: the algorithm is pinned, so it is refused.
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret("k".repeat(32).as_bytes()),
+        )
+        .unwrap();
+        assert_eq!(k.verify(&hs512), Err(TokenError::Invalid));
+
+        // alg=none, hand-made.
+        use base64::Engine as _;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let none = format!(
+            "{}.{}.",
+            b64.encode(br#"{"alg":"none","typ":"JWT"}"#),
+            b64.encode(serde_json::to_vec(&claims).unwrap())
+        );
+        assert_eq!(k.verify(&none), Err(TokenError::Invalid));
+
+        let mut expired = claims.clone();
+        expired.exp = chrono::Utc::now().timestamp() - 60;
+        assert_eq!(k.verify(&k.sign(&expired)), Err(TokenError::Expired));
+
+        let mut wrong_aud = claims;
+        wrong_aud.aud = "someone-else".into();
+        assert_eq!(k.verify(&k.sign(&wrong_aud)), Err(TokenError::Invalid));
+    }
+
+    #[tokio::test]
+    async fn a_denied_session_is_refused() {
+        let k = Arc::new(keys(Duration::from_secs(60)));
+        let deny = Arc::new(MemoryState::default());
+        let auth = Authenticator::new(k.clone(), deny.clone(), false);
+        let token = k.sign(&k.claims_for("u1", "s1", "a@b.c", "user"));
+        assert_eq!(auth.authenticate(&token).await.unwrap().user_id, "u1");
+        deny.deny("s1", Duration::from_secs(60)).await.unwrap();
+        let p = auth.authenticate(&token).await.unwrap_err();
+        assert_eq!(p.kind, Some(ProblemKind::SessionRevoked));
+    }
+}

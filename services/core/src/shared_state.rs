@@ -1,0 +1,336 @@
+//! State shared by every replica of every service: the session deny-list and windowed
+//! counters (login throttles, rate limits). Redis when configured, else in process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::Mutex as AsyncMutex;
+
+use crate::config::RedisConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SharedStateError {
+    #[error("redis is unreachable: {0}")]
+    Unreachable(String),
+    #[error("redis command failed: {0}")]
+    Command(String),
+}
+
+/// Sessions whose access tokens must stop working before they expire.
+#[async_trait]
+pub trait SessionDenyList: Send + Sync {
+    /// Deny `session_id` for `ttl` (the access-token lifetime: after it no token can be valid).
+    async fn deny(&self, session_id: &str, ttl: Duration) -> Result<(), SharedStateError>;
+    async fn is_denied(&self, session_id: &str) -> Result<bool, SharedStateError>;
+}
+
+/// One hit of a fixed-window counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    /// Hits in the current window, this one included.
+    pub count: u64,
+    /// Until the window resets.
+    pub resets_in: Duration,
+}
+
+/// Fixed-window counters keyed by string: atomic increments shared by every replica.
+#[async_trait]
+pub trait WindowCounter: Send + Sync {
+    /// Counts one hit on `key`; a new window of length `window` starts with the first hit.
+    async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError>;
+    /// The current count without counting.
+    async fn peek(&self, key: &str) -> Result<WindowCount, SharedStateError>;
+    async fn reset(&self, key: &str) -> Result<(), SharedStateError>;
+}
+
+/// Whether a dependency answers, for `/readyz`.
+#[async_trait]
+pub trait Ping: Send + Sync {
+    async fn ping(&self) -> Result<(), SharedStateError>;
+}
+
+/// Both kinds of shared state from one backend.
+#[derive(Clone)]
+pub struct SharedState {
+    pub deny_list: Arc<dyn SessionDenyList>,
+    pub counters: Arc<dyn WindowCounter>,
+    /// `None` for the in-process backend, which is always there.
+    pub redis: Option<Arc<RedisState>>,
+}
+
+impl SharedState {
+    pub fn in_process() -> Self {
+        let memory = Arc::new(MemoryState::default());
+        Self {
+            deny_list: memory.clone(),
+            counters: memory,
+            redis: None,
+        }
+    }
+
+    pub fn redis(config: &RedisConfig, key_prefix: &str) -> Self {
+        let redis = Arc::new(RedisState::new(config, key_prefix));
+        Self {
+            deny_list: redis.clone(),
+            counters: redis.clone(),
+            redis: Some(redis),
+        }
+    }
+
+    pub fn from_config(config: Option<&RedisConfig>) -> Self {
+        match config {
+            Some(c) => Self::redis(c, "plangen"),
+            None => Self::in_process(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// In process
+
+#[derive(Default)]
+pub struct MemoryState {
+    denied: Mutex<HashMap<String, Instant>>,
+    windows: Mutex<HashMap<String, (u64, Instant)>>,
+}
+
+/// Drops expired entries once a map grows, so memory stays bounded by live keys.
+fn prune<V>(map: &mut HashMap<String, V>, now: Instant, expiry: impl Fn(&V) -> Instant) {
+    if map.len() > 10_000 {
+        map.retain(|_, v| expiry(v) > now);
+    }
+}
+
+#[async_trait]
+impl SessionDenyList for MemoryState {
+    async fn deny(&self, session_id: &str, ttl: Duration) -> Result<(), SharedStateError> {
+        let now = Instant::now();
+        let mut denied = self.denied.lock().expect("deny-list lock");
+        prune(&mut denied, now, |t| *t);
+        denied.insert(session_id.to_owned(), now + ttl);
+        Ok(())
+    }
+
+    async fn is_denied(&self, session_id: &str) -> Result<bool, SharedStateError> {
+        let denied = self.denied.lock().expect("deny-list lock");
+        Ok(denied
+            .get(session_id)
+            .is_some_and(|until| *until > Instant::now()))
+    }
+}
+
+#[async_trait]
+impl WindowCounter for MemoryState {
+    async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError> {
+        let now = Instant::now();
+        let mut windows = self.windows.lock().expect("counter lock");
+        prune(&mut windows, now, |(_, until)| *until);
+        let entry = windows.entry(key.to_owned()).or_insert((0, now + window));
+        if entry.1 <= now {
+            *entry = (0, now + window);
+        }
+        entry.0 += 1;
+        Ok(WindowCount {
+            count: entry.0,
+            resets_in: entry.1 - now,
+        })
+    }
+
+    async fn peek(&self, key: &str) -> Result<WindowCount, SharedStateError> {
+        let now = Instant::now();
+        let windows = self.windows.lock().expect("counter lock");
+        Ok(match windows.get(key) {
+            Some((count, until)) if *until > now => WindowCount {
+                count: *count,
+                resets_in: *until - now,
+            },
+            _ => WindowCount {
+                count: 0,
+                resets_in: Duration::ZERO,
+            },
+        })
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), SharedStateError> {
+        self.windows.lock().expect("counter lock").remove(key);
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redis
+
+/// Increments a counter and starts its window on the first hit, atomically; returns the count
+/// and the milliseconds left in the window.
+const HIT_SCRIPT: &str = r"
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}
+";
+
+/// A Redis connection made on first use and re-made after an outage, so a service starts
+/// and stays up while Redis is down (its `/readyz` says so) and recovers by itself.
+pub struct RedisState {
+    client: redis::Client,
+    connection: AsyncMutex<Option<ConnectionManager>>,
+    prefix: String,
+    hit: redis::Script,
+}
+
+const REDIS_TIMEOUT: Duration = Duration::from_millis(1500);
+
+impl RedisState {
+    pub fn new(config: &RedisConfig, key_prefix: &str) -> Self {
+        let client = redis::Client::open(config.connection_info())
+            .expect("a TCP connection info always opens a client");
+        Self {
+            client,
+            connection: AsyncMutex::new(None),
+            prefix: key_prefix.to_owned(),
+            hit: redis::Script::new(HIT_SCRIPT),
+        }
+    }
+
+    async fn connection(&self) -> Result<ConnectionManager, SharedStateError> {
+        let mut slot = self.connection.lock().await;
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(REDIS_TIMEOUT))
+            .set_response_timeout(Some(REDIS_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_secs(2));
+        let manager = tokio::time::timeout(
+            REDIS_TIMEOUT * 2,
+            ConnectionManager::new_with_config(self.client.clone(), config),
+        )
+        .await
+        .map_err(|_| SharedStateError::Unreachable("connection timed out".into()))?
+        .map_err(|e| SharedStateError::Unreachable(e.to_string()))?;
+        *slot = Some(manager.clone());
+        Ok(manager)
+    }
+
+    fn key(&self, kind: &str, key: &str) -> String {
+        format!("{}:{kind}:{key}", self.prefix)
+    }
+
+    async fn run<T: redis::FromRedisValue>(
+        &self,
+        cmd: impl FnOnce(
+            ConnectionManager,
+        ) -> futures::future::BoxFuture<'static, redis::RedisResult<T>>,
+    ) -> Result<T, SharedStateError> {
+        let conn = self.connection().await?;
+        match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
+                Err(SharedStateError::Unreachable(e.to_string()))
+            }
+            Ok(Err(e)) => Err(SharedStateError::Command(e.to_string())),
+            Err(_) => Err(SharedStateError::Unreachable("command timed out".into())),
+        }
+    }
+}
+
+#[async_trait]
+impl Ping for RedisState {
+    async fn ping(&self) -> Result<(), SharedStateError> {
+        self.run(|mut c| {
+            Box::pin(async move { redis::cmd("PING").query_async::<String>(&mut c).await })
+        })
+        .await
+        .map(|_| ())
+    }
+}
+
+#[async_trait]
+impl SessionDenyList for RedisState {
+    async fn deny(&self, session_id: &str, ttl: Duration) -> Result<(), SharedStateError> {
+        let key = self.key("denied-session", session_id);
+        let ms = ttl.as_millis().max(1) as u64;
+        self.run(move |mut c| {
+            Box::pin(async move {
+                redis::cmd("SET")
+                    .arg(key)
+                    .arg(1)
+                    .arg("PX")
+                    .arg(ms)
+                    .query_async::<()>(&mut c)
+                    .await
+            })
+        })
+        .await
+    }
+
+    async fn is_denied(&self, session_id: &str) -> Result<bool, SharedStateError> {
+        let key = self.key("denied-session", session_id);
+        self.run(move |mut c| {
+            Box::pin(async move {
+                redis::cmd("EXISTS")
+                    .arg(key)
+                    .query_async::<bool>(&mut c)
+                    .await
+            })
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl WindowCounter for RedisState {
+    async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError> {
+        let key = self.key("window", key);
+        let ms = window.as_millis().max(1) as u64;
+        let script = self.hit.clone();
+        let (count, ttl): (u64, i64) = self
+            .run(move |mut c| {
+                Box::pin(async move { script.key(key).arg(ms).invoke_async(&mut c).await })
+            })
+            .await?;
+        Ok(WindowCount {
+            count,
+            resets_in: Duration::from_millis(ttl.max(0) as u64),
+        })
+    }
+
+    async fn peek(&self, key: &str) -> Result<WindowCount, SharedStateError> {
+        let key = self.key("window", key);
+        let (count, ttl): (Option<u64>, i64) = self
+            .run(move |mut c| {
+                Box::pin(async move {
+                    redis::pipe()
+                        .cmd("GET")
+                        .arg(&key)
+                        .cmd("PTTL")
+                        .arg(&key)
+                        .query_async(&mut c)
+                        .await
+                })
+            })
+            .await?;
+        Ok(WindowCount {
+            count: count.unwrap_or(0),
+            resets_in: Duration::from_millis(ttl.max(0) as u64),
+        })
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), SharedStateError> {
+        let key = self.key("window", key);
+        self.run(move |mut c| {
+            Box::pin(async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
+        })
+        .await
+    }
+}

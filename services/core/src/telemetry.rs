@@ -1,0 +1,118 @@
+//! JSON logs through `tracing`, request ids, and the per-request access log.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+use tracing_subscriber::EnvFilter;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+tokio::task_local! {
+    static REQUEST_ID: String;
+}
+
+/// The id of the request being served by this task, if any.
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
+/// The request id as a request extension, for handlers and proxies.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// Installs the global JSON subscriber (level from `RUST_LOG`, default `info`). Safe to call twice.
+pub fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_env_filter(filter)
+        .try_init();
+}
+
+/// A client-supplied id is kept only when it is short and plain, so it cannot forge log lines.
+pub fn is_well_formed_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+pub fn new_request_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Outermost middleware: gives the request an id (kept from `X-Request-Id` when well formed),
+/// runs the rest inside a span carrying it, echoes it on the response and writes the access log.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_well_formed_request_id(id))
+        .map(str::to_owned)
+        .unwrap_or_else(new_request_id);
+    let header_value = HeaderValue::from_str(&id).expect("request ids are plain ascii");
+    req.headers_mut()
+        .insert(REQUEST_ID_HEADER, header_value.clone());
+    req.extensions_mut().insert(RequestId(id.clone()));
+
+    let method = req.method().clone();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %method,
+        route = %route,
+        user_id = tracing::field::Empty,
+    );
+    let started = Instant::now();
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(req).instrument(span.clone()))
+        .await;
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, header_value);
+
+    let status = response.status().as_u16();
+    let bytes = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(
+            target: "access",
+            status,
+            latency_ms,
+            bytes,
+            "{method} {route} {status}"
+        );
+    });
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_with_control_characters_or_excess_length_are_refused() {
+        assert!(is_well_formed_request_id("abc-123_x.y:z"));
+        assert!(!is_well_formed_request_id(""));
+        assert!(!is_well_formed_request_id("a b"));
+        assert!(!is_well_formed_request_id("line\nbreak"));
+        assert!(!is_well_formed_request_id(&"x".repeat(129)));
+    }
+}

@@ -1,0 +1,122 @@
+//! Test helpers for every service crate: a real server on an ephemeral port, and the local
+//! PostgreSQL/Redis when configured (required when `PLANGEN_REQUIRE_SERVICES=1`).
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::{Env, RedisConfig};
+use crate::server::{Shutdown, ShutdownTrigger, serve};
+
+/// A router served on `127.0.0.1:0` until dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    trigger: ShutdownTrigger,
+}
+
+impl TestServer {
+    pub async fn spawn(app: Router) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind ephemeral port");
+        let addr = listener.local_addr().expect("local addr");
+        let (trigger, shutdown) = Shutdown::new();
+        tokio::spawn(serve(listener, app, shutdown));
+        Self {
+            addr,
+            base_url: format!("http://{addr}"),
+            trigger,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    pub fn stop(&self) {
+        self.trigger.trigger();
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+    }
+}
+
+fn require_services() -> bool {
+    std::env::var("PLANGEN_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// Skips (returns `None`) or, when services are required, fails.
+fn missing(what: &str) -> Option<std::convert::Infallible> {
+    assert!(
+        !require_services(),
+        "{what} is required (PLANGEN_REQUIRE_SERVICES=1) but not configured"
+    );
+    eprintln!("skipping {what} tests: not configured");
+    None
+}
+
+/// The PostgreSQL server URL for tests (`DATABASE_URL` when it is a postgres URL).
+pub fn postgres_server_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => Some(url),
+        _ => missing("PostgreSQL (DATABASE_URL)").map(|never| match never {}),
+    }
+}
+
+/// A fresh, empty database on the test PostgreSQL server, so tests never see each other's rows.
+pub async fn fresh_postgres_database() -> Option<String> {
+    use sqlx::Connection;
+    let server = postgres_server_url()?;
+    let name = format!("plangen_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&server)
+        .await
+        .expect("connect to the test PostgreSQL server");
+    // The name is ours (a uuid), not input.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create a test database");
+    let (base, query) = match server.split_once('?') {
+        Some((b, q)) => (b.to_owned(), format!("?{q}")),
+        None => (server.clone(), String::new()),
+    };
+    let without_db = match base.rfind('/') {
+        Some(i) if base[..i].contains("@") || base[..i].matches('/').count() > 2 => {
+            base[..i].to_owned()
+        }
+        _ => base,
+    };
+    Some(format!("{without_db}/{name}{query}"))
+}
+
+/// The test Redis (`REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`).
+pub fn redis_config() -> Option<RedisConfig> {
+    let mut env = Env::from_process();
+    match RedisConfig::from_env(&mut env) {
+        Some(c) => Some(c),
+        None => missing("Redis (REDIS_HOST)").map(|never| match never {}),
+    }
+}
+
+/// A Redis config pointing at a port where nothing listens: an outage, without touching the
+/// machine's Redis.
+pub async fn unreachable_redis_config() -> RedisConfig {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    drop(listener);
+    RedisConfig {
+        host: "127.0.0.1".into(),
+        port,
+        password: None,
+    }
+}
+
+/// A key prefix unique to one test, so parallel tests on one Redis do not share counters.
+pub fn unique_prefix() -> String {
+    format!("plangen-test-{}", uuid::Uuid::new_v4().simple())
+}
