@@ -1,0 +1,138 @@
+//! The auth service's configuration, from the seed's environment variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use plangen_core::config::{ConfigError, Env, RedisConfig, Secret};
+use plangen_core::sqlite::{DEFAULT_SQLITE_PATH, sqlite_path};
+
+pub const DEFAULT_PORT: u16 = 3001;
+
+/// Where users and sessions live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginThrottle {
+    /// Failed logins per account within `window` before logins answer 429.
+    pub max_failures_per_account: u64,
+    /// Failed logins per client IP within `window` before logins answer 429.
+    pub max_failures_per_ip: u64,
+    pub window: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    pub port: u16,
+    pub database: Database,
+    pub redis: Option<RedisConfig>,
+    pub access_token_secret: Secret,
+    pub refresh_token_secret: Secret,
+    pub access_token_ttl: Duration,
+    pub refresh_token_ttl: Duration,
+    pub allowed_origins: Vec<String>,
+    /// Accept the deny-listed-session check failing (Redis down) instead of answering 503.
+    pub deny_list_fail_open: bool,
+    pub login_throttle: LoginThrottle,
+    /// Take the client IP from `X-Forwarded-For` (set when behind the gateway or an ingress).
+    pub trust_forwarded_for: bool,
+    /// Argon2 hashes running at once; more wait, so a login storm cannot starve the runtime.
+    pub max_concurrent_hashes: usize,
+}
+
+/// Secrets to use when none are configured (the embedded default generates and keeps them).
+#[derive(Debug, Clone, Default)]
+pub struct SecretDefaults {
+    pub access: Option<Secret>,
+    pub refresh: Option<Secret>,
+}
+
+impl AuthConfig {
+    pub fn from_env(mut env: Env, defaults: &SecretDefaults) -> Result<Self, ConfigError> {
+        let port = env.port("PORT", DEFAULT_PORT);
+        let database = match env.get("DATABASE_URL") {
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Database::Postgres(url)
+            }
+            Some(url) if url.starts_with("sqlite:") => Database::Sqlite(sqlite_path(&url)),
+            Some(_) => {
+                env.problem("DATABASE_URL must be a postgres:// or sqlite: URL");
+                Database::Sqlite(DEFAULT_SQLITE_PATH.into())
+            }
+            None => Database::Sqlite(DEFAULT_SQLITE_PATH.into()),
+        };
+        let redis = RedisConfig::from_env(&mut env);
+        let access_token_secret = env.secret("ACCESS_TOKEN_SECRET", defaults.access.as_ref());
+        let refresh_token_secret = env.secret("REFRESH_TOKEN_SECRET", defaults.refresh.as_ref());
+        if access_token_secret == refresh_token_secret && env.is_set("ACCESS_TOKEN_SECRET") {
+            env.problem("ACCESS_TOKEN_SECRET and REFRESH_TOKEN_SECRET must differ");
+        }
+        let access_token_ttl = env.duration_or("ACCESS_TOKEN_EXP", Duration::from_secs(15 * 60));
+        let refresh_token_ttl =
+            env.duration_or("REFRESH_TOKEN_EXP", Duration::from_secs(7 * 86_400));
+        let deny_list_fail_open = env.bool_or("DENY_LIST_FAIL_OPEN", false);
+        let login_throttle = LoginThrottle {
+            max_failures_per_account: env.parse_or("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, "a number"),
+            max_failures_per_ip: env.parse_or("LOGIN_MAX_FAILURES_PER_IP", 50, "a number"),
+            window: env.duration_or("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60)),
+        };
+        let trust_forwarded_for = env.bool_or("TRUST_FORWARDED_FOR", false);
+        let max_concurrent_hashes = env.parse_or(
+            "PASSWORD_HASH_CONCURRENCY",
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+            "a number",
+        );
+        let allowed_origins = env.list("ALLOWED_ORIGINS");
+        env.finish()?;
+        Ok(Self {
+            port,
+            database,
+            redis,
+            access_token_secret,
+            refresh_token_secret,
+            access_token_ttl,
+            refresh_token_ttl,
+            allowed_origins,
+            deny_list_fail_open,
+            login_throttle,
+            trust_forwarded_for,
+            max_concurrent_hashes: max_concurrent_hashes.max(1),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_sqlite_and_the_seed_lifetimes() {
+        let env = Env::from_map([
+            ("ACCESS_TOKEN_SECRET", "a".repeat(32)),
+            ("REFRESH_TOKEN_SECRET", "r".repeat(32)),
+        ]);
+        let c = AuthConfig::from_env(env, &SecretDefaults::default()).unwrap();
+        assert_eq!(c.port, 3001);
+        assert_eq!(c.database, Database::Sqlite(DEFAULT_SQLITE_PATH.into()));
+        assert_eq!(c.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.refresh_token_ttl, Duration::from_secs(604_800));
+        assert!(c.redis.is_none());
+        assert!(!c.deny_list_fail_open);
+    }
+
+    #[test]
+    fn missing_and_short_secrets_are_refused_together() {
+        let env = Env::from_map([
+            ("ACCESS_TOKEN_SECRET", "short".to_owned()),
+            ("DATABASE_URL", "mysql://x".to_owned()),
+        ]);
+        let err = AuthConfig::from_env(env, &SecretDefaults::default()).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("ACCESS_TOKEN_SECRET is too short"), "{text}");
+        assert!(text.contains("REFRESH_TOKEN_SECRET is required"), "{text}");
+        assert!(text.contains("DATABASE_URL"), "{text}");
+    }
+}

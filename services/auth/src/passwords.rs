@@ -1,0 +1,94 @@
+//! Password hashing: argon2id with OWASP's parameters (m=19 MiB, t=2, p=1), run on the
+//! blocking pool behind a semaphore so a login storm queues instead of starving the runtime.
+
+use std::sync::Arc;
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use tokio::sync::Semaphore;
+
+fn argon2() -> Argon2<'static> {
+    let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2id parameters are valid");
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("password hashing failed")]
+pub struct HashError;
+
+pub struct Passwords {
+    permits: Arc<Semaphore>,
+    /// Verified against when no user matches, so unknown accounts take as long as known ones.
+    dummy_hash: String,
+}
+
+impl Passwords {
+    pub fn new(max_concurrent: usize) -> Self {
+        let dummy_hash = hash_now("plangen-dummy-password").expect("hashing a constant works");
+        Self {
+            permits: Arc::new(Semaphore::new(max_concurrent.max(1))),
+            dummy_hash,
+        }
+    }
+
+    pub async fn hash(&self, password: &str) -> Result<String, HashError> {
+        let password = password.to_owned();
+        let _permit = self.permits.acquire().await.map_err(|_| HashError)?;
+        tokio::task::spawn_blocking(move || hash_now(&password))
+            .await
+            .map_err(|_| HashError)?
+    }
+
+    /// Whether `password` matches `hash`; with no hash, spends the same time and says no.
+    pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
+        let known = hash.is_some();
+        let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
+        let password = password.to_owned();
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        let matches = tokio::task::spawn_blocking(move || {
+            PasswordHash::new(&hash)
+                .map(|parsed| {
+                    argon2()
+                        .verify_password(password.as_bytes(), &parsed)
+                        .is_ok()
+                })
+                .unwrap_or(false)
+        })
+        .await
+        .unwrap_or(false);
+        known && matches
+    }
+}
+
+fn hash_now(password: &str) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    argon2()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|_| HashError)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_with_owasp_parameters_and_verify() {
+        let p = Passwords::new(2);
+        let hash = p.hash("correct horse").await.unwrap();
+        assert!(
+            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{hash}"
+        );
+        assert!(p.verify("correct horse", Some(&hash)).await);
+        assert!(!p.verify("wrong horse", Some(&hash)).await);
+        assert!(
+            !p.verify("plangen-dummy-password", None).await,
+            "the dummy never matches"
+        );
+        assert_ne!(hash, p.hash("correct horse").await.unwrap(), "salted");
+    }
+}

@@ -1,0 +1,664 @@
+//! The auth API over real HTTP, against every backend available.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn register_returns_the_user_without_its_hash_and_a_working_token_pair() {
+    for h in harnesses(&[]).await {
+        let res = h
+            .post("/register", json!({"email": "  Ada@Example.ORG ", "username": "ada", "password": PASSWORD, "name": "Ada"}))
+            .await;
+        assert_eq!(res.status(), 201, "[{}]", h.backend);
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+        assert!(
+            cookie.starts_with("plangen_refresh=") && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
+        let text = res.text().await.unwrap();
+        assert!(
+            !text.contains("argon2") && !text.contains("password"),
+            "[{}] {text}",
+            h.backend
+        );
+        let body: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(body["user"]["email"], "ada@example.org", "normalised");
+        assert_eq!(body["user"]["role"], "user");
+        assert_eq!(body["tokenType"], "Bearer");
+        assert_eq!(body["expiresIn"], 900);
+        let me = h
+            .get_auth("/me", body["accessToken"].as_str().unwrap())
+            .await;
+        assert_eq!(me.status(), 200);
+        let me: Value = me.json().await.unwrap();
+        assert_eq!(me["username"], "ada");
+        assert_eq!(me["name"], "Ada");
+    }
+}
+
+#[tokio::test]
+async fn duplicate_email_or_username_is_a_409_naming_the_field() {
+    for h in harnesses(&[]).await {
+        h.register("ada@example.org", "ada").await;
+        let res = h
+            .post(
+                "/register",
+                json!({"email": "ADA@example.org", "username": "other", "password": PASSWORD}),
+            )
+            .await;
+        let body = assert_problem(res, 409, "conflict").await;
+        assert_eq!(body["errors"][0]["field"], "email", "[{}]", h.backend);
+        let res = h
+            .post(
+                "/register",
+                json!({"email": "b@example.org", "username": "ADA", "password": PASSWORD}),
+            )
+            .await;
+        let body = assert_problem(res, 409, "conflict").await;
+        assert_eq!(body["errors"][0]["field"], "username", "[{}]", h.backend);
+    }
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_400_415_or_422_problems() {
+    let h = sqlite_harness(&[]).await;
+    let res = h
+        .http
+        .post(h.url("/register"))
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "malformed-request").await;
+
+    let res = h
+        .http
+        .post(h.url("/register"))
+        .body("email=a")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 415, "unsupported-media-type").await;
+
+    let res = h
+        .post(
+            "/register",
+            json!({"email": "a@b.org", "password": PASSWORD}),
+        )
+        .await;
+    let body = assert_problem(res, 422, "validation").await;
+    assert_eq!(body["errors"][0]["field"], "username");
+
+    let res = h
+        .post("/register", json!({"email": "not-an-email", "username": "x".repeat(33), "password": "y".repeat(129), "name": "n".repeat(101)}))
+        .await;
+    let body = assert_problem(res, 422, "validation").await;
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["email", "password", "username", "name"]);
+
+    let res = h
+        .post(
+            "/register",
+            json!({"email": "a@b.org", "username": "abc", "password": "short"}),
+        )
+        .await;
+    let body = assert_problem(res, 422, "validation").await;
+    assert_eq!(body["errors"][0]["field"], "password");
+
+    let res = h
+        .post(
+            "/register",
+            json!({"email": 5, "username": "abc", "password": PASSWORD}),
+        )
+        .await;
+    let body = assert_problem(res, 422, "validation").await;
+    assert_eq!(body["errors"][0]["field"], "email");
+
+    let big = "x".repeat(2 << 20);
+    let res = h
+        .http
+        .post(h.url("/register"))
+        .header("content-type", "application/json")
+        .body(format!("{{\"email\":\"{big}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 413, "payload-too-large").await;
+}
+
+#[tokio::test]
+async fn login_by_email_or_username_and_uniform_failures() {
+    for h in harnesses(&[]).await {
+        h.register("ada@example.org", "Ada").await;
+        assert_eq!(
+            h.login("ADA@example.org", PASSWORD).await.status(),
+            200,
+            "[{}]",
+            h.backend
+        );
+        assert_eq!(
+            h.login("ada", PASSWORD).await.status(),
+            200,
+            "[{}] username, any case",
+            h.backend
+        );
+        assert_eq!(
+            h.post(
+                "/login",
+                json!({"email": "ada@example.org", "password": PASSWORD})
+            )
+            .await
+            .status(),
+            200,
+            "the seed's `email` field is accepted"
+        );
+
+        let wrong_password = assert_problem(
+            h.login("ada@example.org", "wrong password").await,
+            401,
+            "invalid-credentials",
+        )
+        .await;
+        let unknown_user = assert_problem(
+            h.login("nobody@example.org", PASSWORD).await,
+            401,
+            "invalid-credentials",
+        )
+        .await;
+        for key in ["type", "title", "detail", "status"] {
+            assert_eq!(
+                wrong_password[key], unknown_user[key],
+                "[{}] {key} must not tell which was wrong",
+                h.backend
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_reuse_of_a_rotated_token_ends_the_session() {
+    for h in harnesses(&[]).await {
+        let first = h.register("ada@example.org", "ada").await;
+        let res = h.refresh(&first.refresh).await;
+        assert_eq!(res.status(), 200, "[{}]", h.backend);
+        let second = tokens(res).await;
+        assert_ne!(second.refresh, first.refresh);
+        assert_eq!(h.get_auth("/me", &second.access).await.status(), 200);
+
+        // Replaying the rotated token is reuse: 401, and the whole family dies.
+        assert_problem(h.refresh(&first.refresh).await, 401, "refresh-token-reused").await;
+        assert_problem(
+            h.refresh(&second.refresh).await,
+            401,
+            "refresh-token-reused",
+        )
+        .await;
+        assert_problem(
+            h.get_auth("/me", &second.access).await,
+            401,
+            "session-revoked",
+        )
+        .await;
+        assert_problem(
+            h.get_auth("/me", &first.access).await,
+            401,
+            "session-revoked",
+        )
+        .await;
+
+        // Garbage and tokens signed with another secret are refused without a database hit.
+        assert_problem(h.refresh("not-a-token").await, 401, "invalid-token").await;
+        assert_problem(h.post("/refresh", json!({})).await, 401, "unauthenticated").await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_cannot_both_succeed() {
+    for h in harnesses(&[]).await {
+        let t = h.register("ada@example.org", "ada").await;
+        let results = futures::future::join_all((0..8).map(|_| h.refresh(&t.refresh))).await;
+        let ok = results.iter().filter(|r| r.status() == 200).count();
+        assert_eq!(
+            ok, 1,
+            "[{}] exactly one of the concurrent refreshes wins",
+            h.backend
+        );
+        assert!(
+            results
+                .iter()
+                .all(|r| r.status() == 200 || r.status() == 401),
+            "[{}]",
+            h.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn refresh_accepts_the_cookie_when_the_body_has_no_token() {
+    let h = sqlite_harness(&[]).await;
+    let t = h.register("ada@example.org", "ada").await;
+    let res = h
+        .http
+        .post(h.url("/refresh"))
+        .header(
+            "cookie",
+            format!("theme=dark; plangen_refresh={}", t.refresh),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .starts_with("plangen_refresh=ey")
+    );
+}
+
+#[tokio::test]
+async fn logout_stops_the_access_token_at_once_and_the_refresh_token() {
+    for h in harnesses(&[]).await {
+        let a = h.register("ada@example.org", "ada").await;
+        let other = tokens(h.login("ada", PASSWORD).await).await;
+        let res = h.post_auth("/logout", &a.access, None).await;
+        assert_eq!(res.status(), 204, "[{}]", h.backend);
+        assert!(
+            res.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0")
+        );
+        assert_problem(h.get_auth("/me", &a.access).await, 401, "session-revoked").await;
+        assert_eq!(h.refresh(&a.refresh).await.status(), 401);
+        assert_eq!(
+            h.get_auth("/me", &other.access).await.status(),
+            200,
+            "[{}] other sessions live on",
+            h.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session() {
+    for h in harnesses(&[]).await {
+        let a = h.register("ada@example.org", "ada").await;
+        let b = tokens(h.login("ada", PASSWORD).await).await;
+        assert_eq!(
+            h.post_auth("/logout-all", &a.access, None).await.status(),
+            204
+        );
+        for t in [&a, &b] {
+            assert_problem(h.get_auth("/me", &t.access).await, 401, "session-revoked").await;
+            assert_eq!(h.refresh(&t.refresh).await.status(), 401, "[{}]", h.backend);
+        }
+    }
+}
+
+#[tokio::test]
+async fn sessions_are_listed_with_the_current_one_and_can_be_ended() {
+    for h in harnesses(&[]).await {
+        let a = h.register("ada@example.org", "ada").await;
+        let res = h
+            .http
+            .post(h.url("/login"))
+            .header("user-agent", "phone-browser/1.0")
+            .json(&json!({"login": "ada", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        let b = tokens(res).await;
+        let list: Value = h
+            .get_auth("/sessions", &a.access)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let sessions = list["sessions"].as_array().unwrap();
+        assert_eq!(sessions.len(), 2, "[{}] {list}", h.backend);
+        let current: Vec<_> = sessions.iter().filter(|s| s["current"] == true).collect();
+        assert_eq!(current.len(), 1);
+        let phone = sessions
+            .iter()
+            .find(|s| s["userAgent"] == "phone-browser/1.0")
+            .unwrap();
+        assert_eq!(phone["current"], false);
+        assert_eq!(phone["ip"], "127.0.0.1");
+
+        let id = phone["id"].as_str().unwrap();
+        let res = h
+            .http
+            .delete(h.url(&format!("/sessions/{id}")))
+            .bearer_auth(&a.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204);
+        assert_problem(h.get_auth("/me", &b.access).await, 401, "session-revoked").await;
+        let res = h
+            .http
+            .delete(h.url(&format!("/sessions/{id}")))
+            .bearer_auth(&a.access)
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 404, "not-found").await;
+        let list: Value = h
+            .get_auth("/sessions", &a.access)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["sessions"].as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn another_users_session_cannot_be_ended() {
+    let h = sqlite_harness(&[]).await;
+    let a = h.register("ada@example.org", "ada").await;
+    let b = h.register("bob@example.org", "bob").await;
+    let list: Value = h
+        .get_auth("/sessions", &b.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bob_session = list["sessions"][0]["id"].as_str().unwrap().to_owned();
+    let res = h
+        .http
+        .delete(h.url(&format!("/sessions/{bob_session}")))
+        .bearer_auth(&a.access)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 404, "not-found").await;
+    assert_eq!(h.get_auth("/me", &b.access).await.status(), 200);
+}
+
+#[tokio::test]
+async fn profile_updates_are_validated_and_usernames_stay_unique() {
+    for h in harnesses(&[]).await {
+        let a = h.register("ada@example.org", "ada").await;
+        h.register("bob@example.org", "bob").await;
+        let patch = |body: Value| {
+            h.http
+                .patch(h.url("/me"))
+                .bearer_auth(&a.access)
+                .json(&body)
+                .send()
+        };
+        let res = patch(
+            json!({"name": "Ada L.", "bio": "Engines", "avatar": "https://example.org/a.png"}),
+        )
+        .await
+        .unwrap();
+        assert_eq!(res.status(), 200, "[{}]", h.backend);
+        let me: Value = res.json().await.unwrap();
+        assert_eq!(
+            (me["name"].as_str(), me["bio"].as_str()),
+            (Some("Ada L."), Some("Engines"))
+        );
+
+        let res = patch(json!({"bio": null})).await.unwrap();
+        let me: Value = res.json().await.unwrap();
+        assert_eq!(me["bio"], Value::Null, "null clears");
+        assert_eq!(me["name"], "Ada L.", "absent fields stay");
+
+        let res = patch(json!({"avatar": "javascript:alert(1)", "bio": "b".repeat(501)}))
+            .await
+            .unwrap();
+        let body = assert_problem(res, 422, "validation").await;
+        assert_eq!(body["errors"].as_array().unwrap().len(), 2);
+        assert_problem(
+            patch(json!({"username": "BOB"})).await.unwrap(),
+            409,
+            "conflict",
+        )
+        .await;
+        assert_problem(
+            patch(json!({"role": "admin"})).await.unwrap(),
+            422,
+            "validation",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn password_change_needs_the_current_password_and_ends_other_sessions() {
+    for h in harnesses(&[]).await {
+        let a = h.register("ada@example.org", "ada").await;
+        let other = tokens(h.login("ada", PASSWORD).await).await;
+        let put = |body: Value| {
+            h.http
+                .put(h.url("/me/password"))
+                .bearer_auth(&a.access)
+                .json(&body)
+                .send()
+        };
+        let res =
+            put(json!({"currentPassword": "wrong password", "newPassword": "new password 1"}))
+                .await
+                .unwrap();
+        let body = assert_problem(res, 422, "validation").await;
+        assert_eq!(body["errors"][0]["field"], "currentPassword");
+        let res = put(json!({"currentPassword": PASSWORD, "newPassword": "short"}))
+            .await
+            .unwrap();
+        assert_problem(res, 422, "validation").await;
+
+        let res = put(json!({"currentPassword": PASSWORD, "newPassword": "new password 1"}))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204, "[{}]", h.backend);
+        assert_eq!(
+            h.get_auth("/me", &a.access).await.status(),
+            200,
+            "this session stays"
+        );
+        assert_problem(
+            h.get_auth("/me", &other.access).await,
+            401,
+            "session-revoked",
+        )
+        .await;
+        assert_eq!(h.refresh(&other.refresh).await.status(), 401);
+        assert_eq!(h.login("ada", PASSWORD).await.status(), 401);
+        assert_eq!(h.login("ada", "new password 1").await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn deleting_the_account_deactivates_it() {
+    for h in harnesses(&[]).await {
+        let a = h.register("ada@example.org", "ada").await;
+        let res = h
+            .http
+            .delete(h.url("/me"))
+            .bearer_auth(&a.access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 204, "[{}]", h.backend);
+        assert_problem(h.get_auth("/me", &a.access).await, 401, "session-revoked").await;
+        assert_problem(h.login("ada", PASSWORD).await, 403, "account-inactive").await;
+        assert_eq!(
+            h.login("ada", "wrong password").await.status(),
+            401,
+            "a wrong password still says nothing more"
+        );
+        // The account keeps its e-mail: it is deactivated, not freed for someone else.
+        let res = h
+            .post(
+                "/register",
+                json!({"email": "ada@example.org", "username": "ada2", "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), 409);
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_past_the_limit_answer_429_even_with_the_right_password() {
+    for h in harnesses(&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3")]).await {
+        h.register("ada@example.org", "ada").await;
+        for _ in 0..3 {
+            assert_eq!(
+                h.login("ada@example.org", "wrong password").await.status(),
+                401
+            );
+        }
+        let res = h.login("ada@example.org", PASSWORD).await;
+        let retry_after: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(
+            (1..=900).contains(&retry_after),
+            "[{}] {retry_after}",
+            h.backend
+        );
+        assert_problem(res, 429, "too-many-requests").await;
+        // Another account from the same address is not locked by this one.
+        h.register("bob@example.org", "bob").await;
+        assert_eq!(h.login("bob", PASSWORD).await.status(), 200);
+    }
+}
+
+#[tokio::test]
+async fn failed_logins_are_also_limited_per_client_ip() {
+    let h = sqlite_harness(&[("LOGIN_MAX_FAILURES_PER_IP", "4")]).await;
+    h.register("ada@example.org", "ada").await;
+    for i in 0..4 {
+        assert_eq!(
+            h.login(&format!("user{i}@example.org"), "wrong password")
+                .await
+                .status(),
+            401
+        );
+    }
+    assert_problem(h.login("ada", PASSWORD).await, 429, "too-many-requests").await;
+}
+
+#[tokio::test]
+async fn unauthenticated_and_forged_tokens_are_refused() {
+    let h = sqlite_harness(&[]).await;
+    assert_problem(
+        h.http.get(h.url("/me")).send().await.unwrap(),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    assert_problem(h.get_auth("/me", "abc.def.ghi").await, 401, "invalid-token").await;
+    let other =
+        plangen_core::TokenKeys::new(&secret(&"z".repeat(40)), std::time::Duration::from_secs(60));
+    let forged = other.sign(&other.claims_for("u", "s", "a@b.c", "admin"));
+    assert_problem(h.get_auth("/me", &forged).await, 401, "invalid-token").await;
+    let keys = h.state.access_keys();
+    let mut expired = keys.claims_for("u", "s", "a@b.c", "user");
+    expired.exp -= 3600;
+    expired.iat -= 3600;
+    assert_problem(
+        h.get_auth("/me", &keys.sign(&expired)).await,
+        401,
+        "token-expired",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn operational_endpoints() {
+    let h = sqlite_harness(&[]).await;
+    let res = h.http.get(h.server.url("/healthz")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let ready: Value = h
+        .http
+        .get(h.server.url("/readyz"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["checks"][0]["name"], "database");
+    h.register("ada@example.org", "ada").await;
+    let metrics = h
+        .http
+        .get(h.server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"route="/api/auth/register",status="201"} 1"#),
+        "{metrics}"
+    );
+    let doc: Value = h
+        .http
+        .get(h.server.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/auth/register",
+        "/api/auth/login",
+        "/api/auth/refresh",
+        "/api/auth/logout",
+        "/api/auth/logout-all",
+        "/api/auth/sessions",
+        "/api/auth/sessions/{id}",
+        "/api/auth/me",
+        "/api/auth/me/password",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the OpenAPI document"
+        );
+    }
+    assert_problem(
+        h.http.get(h.url("/nope")).send().await.unwrap(),
+        404,
+        "not-found",
+    )
+    .await;
+    assert_problem(
+        h.http.get(h.url("/login")).send().await.unwrap(),
+        405,
+        "method-not-allowed",
+    )
+    .await;
+
+    let res = h
+        .http
+        .get(h.server.url("/healthz"))
+        .header("x-request-id", "client-id-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "client-id-1");
+    let res = h
+        .http
+        .get(h.server.url("/healthz"))
+        .header("x-request-id", "bad id with spaces")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
+}
