@@ -120,3 +120,71 @@ pub async fn unreachable_redis_config() -> RedisConfig {
 pub fn unique_prefix() -> String {
     format!("plangen-test-{}", uuid::Uuid::new_v4().simple())
 }
+
+/// A TCP proxy in front of a real server, that a test can cut and restore: an outage of
+/// Redis or PostgreSQL without touching the machine's servers.
+pub struct TcpProxy {
+    pub port: u16,
+    target: SocketAddr,
+    task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let port = listener.local_addr().expect("addr").port();
+        let proxy = Self {
+            port,
+            target,
+            task: std::sync::Mutex::new(None),
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&self, listener: TcpListener) {
+        let target = self.target;
+        let handle = tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        *self.task.lock().expect("proxy lock") = Some(handle);
+    }
+
+    /// Closes the listener and every open connection.
+    pub fn cut(&self) {
+        if let Some(task) = self.task.lock().expect("proxy lock").take() {
+            // Aborting drops the JoinSet, which aborts every forwarded connection.
+            task.abort();
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restore(&self) {
+        let mut tries = 0;
+        let listener = loop {
+            match TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("rebinding the proxy port: {e}"),
+            }
+        };
+        self.serve(listener);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}

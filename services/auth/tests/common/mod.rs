@@ -92,6 +92,10 @@ impl Harness {
         }
     }
 
+    pub fn keep_dir(&mut self, dir: tempfile::TempDir) {
+        self._dir = Some(dir);
+    }
+
     pub fn store(&self) -> Arc<dyn UserStore> {
         self.state.store.clone()
     }

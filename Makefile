@@ -1,0 +1,67 @@
+# Plangen: `make run` starts the whole platform locally, `make test` runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+CARGO ?= cargo
+NPM ?= npm
+FRONTEND := frontend
+
+.PHONY: run build frontend frontend-deps test test-rust test-frontend test-browser test-operator \
+        lint fmt bench e2e crds clean tools
+
+## run: build the SPA and every service, then start the platform on http://localhost:3000
+run: frontend
+	$(CARGO) run -p plangen -- all
+
+build: frontend
+	$(CARGO) build -p plangen
+
+frontend-deps:
+	@if [ ! -d $(FRONTEND)/node_modules ] || [ $(FRONTEND)/package-lock.json -nt $(FRONTEND)/node_modules/.package-lock.json ]; then \
+		cd $(FRONTEND) && $(NPM) ci --no-audit --no-fund; \
+	fi
+
+frontend: frontend-deps
+	cd $(FRONTEND) && $(NPM) run build
+
+## test: every test — Rust (unit, HTTP, contract suites per backend), SPA, browser journey, operator chart
+test: test-rust test-frontend test-operator test-browser
+
+test-rust:
+	$(CARGO) test --workspace --all-targets
+
+test-frontend: frontend-deps
+	cd $(FRONTEND) && $(NPM) run lint && $(NPM) run typecheck && $(NPM) test
+
+# The browser journey drives `plangen all` (fresh embedded store, ephemeral port) in Debian's Chromium.
+test-browser: frontend
+	$(CARGO) build -p plangen
+	cd $(FRONTEND) && PLANGEN_E2E_SERVER_CMD="exec ../target/debug/plangen all --port 0 --data-dir $$(mktemp -d)" $(NPM) run e2e
+
+test-operator:
+	@if [ -x operator/tests/chart.sh ]; then operator/tests/chart.sh; else echo "operator chart checks: not present yet"; fi
+
+## lint: formatting, clippy with warnings as errors, the SPA's lint and typecheck
+lint: frontend-deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	cd $(FRONTEND) && $(NPM) run lint && $(NPM) run typecheck
+
+fmt:
+	$(CARGO) fmt --all
+
+## bench: criterion benchmarks (token verification, login, plan listing) and the gateway load test
+bench:
+	$(CARGO) bench --workspace
+	@if [ -x services/gateway/bench/load.sh ]; then services/gateway/bench/load.sh; fi
+
+## e2e: the operator against a real cluster (skipped without KUBECONFIG)
+e2e:
+	@if [ -x operator/tests/e2e.sh ]; then operator/tests/e2e.sh; else echo "no operator e2e suite yet"; fi
+
+## crds: regenerate crds/ from the Rust type
+crds:
+	$(CARGO) run -q -p plangen-operator -- crd > crds/plangen.yaml
+
+clean:
+	$(CARGO) clean
+	rm -rf $(FRONTEND)/dist $(FRONTEND)/node_modules .plangen

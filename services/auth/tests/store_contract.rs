@@ -1,0 +1,448 @@
+//! One contract for `UserStore`, run against every backend available: SQLite always,
+//! PostgreSQL when `DATABASE_URL` is set (required in CI).
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use plangen_auth::store::{
+    NewRefreshToken, NewUser, ProfileChanges, Rotation, Session, StoreError, UserStore,
+};
+use plangen_auth::{Database, open_store};
+use plangen_core::testing;
+
+struct Backend {
+    name: &'static str,
+    store: Arc<dyn UserStore>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn backends() -> Vec<Backend> {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = open_store(&Database::Sqlite(dir.path().join("c.db")))
+        .await
+        .unwrap();
+    sqlite.migrate().await.unwrap();
+    let mut all = vec![Backend {
+        name: "sqlite",
+        store: sqlite,
+        _dir: Some(dir),
+    }];
+    if let Some(url) = testing::fresh_postgres_database().await {
+        let pg = open_store(&Database::Postgres(url)).await.unwrap();
+        pg.migrate().await.unwrap();
+        pg.migrate().await.expect("migrations are idempotent");
+        all.push(Backend {
+            name: "postgres",
+            store: pg,
+            _dir: None,
+        });
+    }
+    all
+}
+
+fn new_user(email: &str, username: &str) -> NewUser {
+    NewUser {
+        id: uuid::Uuid::now_v7().to_string(),
+        email: email.into(),
+        password_hash: "$argon2id$fake".into(),
+        name: None,
+        username: username.into(),
+    }
+}
+
+fn session(
+    user_id: &str,
+    created: chrono::DateTime<Utc>,
+    ttl_days: i64,
+) -> (Session, NewRefreshToken) {
+    let id = uuid::Uuid::now_v7().to_string();
+    let s = Session {
+        id: id.clone(),
+        user_id: user_id.into(),
+        created_at: created,
+        last_used_at: created,
+        expires_at: created + Duration::days(ttl_days),
+        revoked_at: None,
+        user_agent: Some("test".into()),
+        ip: Some("10.0.0.1".into()),
+    };
+    let t = token(user_id, &id, created + Duration::days(ttl_days));
+    (s, t)
+}
+
+fn token(user_id: &str, session_id: &str, expires_at: chrono::DateTime<Utc>) -> NewRefreshToken {
+    let id = uuid::Uuid::now_v7().to_string();
+    NewRefreshToken {
+        token_hash: format!("hash-{id}"),
+        id,
+        user_id: user_id.into(),
+        session_id: session_id.into(),
+        expires_at,
+    }
+}
+
+#[tokio::test]
+async fn users_are_found_by_id_email_or_username_and_stay_unique() {
+    for b in backends().await {
+        let now = Utc::now();
+        let ada = b
+            .store
+            .create_user(new_user("ada@example.org", "Ada"), now)
+            .await
+            .unwrap();
+        assert!(
+            ada.is_active && !ada.is_email_verified && ada.role == "user",
+            "[{}]",
+            b.name
+        );
+        assert_eq!(
+            b.store.user_by_id(&ada.id).await.unwrap().unwrap().email,
+            "ada@example.org"
+        );
+        assert_eq!(
+            b.store
+                .user_by_login("ada@example.org")
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            ada.id
+        );
+        assert_eq!(
+            b.store.user_by_login("aDA").await.unwrap().unwrap().id,
+            ada.id,
+            "[{}]",
+            b.name
+        );
+        assert!(b.store.user_by_login("nobody").await.unwrap().is_none());
+        assert!(b.store.user_by_id("missing").await.unwrap().is_none());
+
+        let dup_email = b
+            .store
+            .create_user(new_user("ada@example.org", "other"), now)
+            .await;
+        assert!(
+            matches!(dup_email, Err(StoreError::Conflict { field: "email" })),
+            "[{}] {dup_email:?}",
+            b.name
+        );
+        let dup_name = b
+            .store
+            .create_user(new_user("b@example.org", "ADA"), now)
+            .await;
+        assert!(
+            matches!(dup_name, Err(StoreError::Conflict { field: "username" })),
+            "[{}] {dup_name:?}",
+            b.name
+        );
+    }
+}
+
+#[tokio::test]
+async fn profile_changes_touch_only_what_they_name() {
+    for b in backends().await {
+        let now = Utc::now();
+        let ada = b
+            .store
+            .create_user(new_user("ada@example.org", "ada"), now)
+            .await
+            .unwrap();
+        b.store
+            .create_user(new_user("bob@example.org", "bob"), now)
+            .await
+            .unwrap();
+        let changed = b
+            .store
+            .update_profile(
+                &ada.id,
+                ProfileChanges {
+                    name: Some(Some("Ada".into())),
+                    bio: Some(Some("hi".into())),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                changed.name.as_deref(),
+                changed.bio.as_deref(),
+                changed.username.as_str()
+            ),
+            (Some("Ada"), Some("hi"), "ada")
+        );
+        let cleared = b
+            .store
+            .update_profile(
+                &ada.id,
+                ProfileChanges {
+                    bio: Some(None),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (cleared.name.as_deref(), cleared.bio.as_deref()),
+            (Some("Ada"), None),
+            "[{}]",
+            b.name
+        );
+        let taken = b
+            .store
+            .update_profile(
+                &ada.id,
+                ProfileChanges {
+                    username: Some("Bob".into()),
+                    ..Default::default()
+                },
+                now,
+            )
+            .await;
+        assert!(
+            matches!(taken, Err(StoreError::Conflict { field: "username" })),
+            "[{}]",
+            b.name
+        );
+        let missing = b
+            .store
+            .update_profile("nope", ProfileChanges::default(), now)
+            .await;
+        assert!(matches!(missing, Err(StoreError::NotFound)));
+        b.store
+            .set_password_hash(&ada.id, "$argon2id$new", now)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.store
+                .user_by_id(&ada.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .password_hash,
+            "$argon2id$new"
+        );
+    }
+}
+
+#[tokio::test]
+async fn rotation_replaces_the_token_and_replay_revokes_the_family() {
+    for b in backends().await {
+        let now = Utc::now();
+        let ada = b
+            .store
+            .create_user(new_user("ada@example.org", "ada"), now)
+            .await
+            .unwrap();
+        let (s, first) = session(&ada.id, now, 7);
+        b.store
+            .create_session(s.clone(), first.clone())
+            .await
+            .unwrap();
+
+        let second = token(&ada.id, &s.id, now + Duration::days(7));
+        let r = b
+            .store
+            .rotate_refresh_token(&first.token_hash, second.clone(), now)
+            .await
+            .unwrap();
+        assert!(
+            matches!(r, Rotation::Rotated { ref user } if user.id == ada.id),
+            "[{}] {r:?}",
+            b.name
+        );
+
+        let third = token(&ada.id, &s.id, now + Duration::days(7));
+        let r = b
+            .store
+            .rotate_refresh_token(&first.token_hash, third.clone(), now)
+            .await
+            .unwrap();
+        assert_eq!(
+            r,
+            Rotation::Reused {
+                session_id: s.id.clone()
+            },
+            "[{}]",
+            b.name
+        );
+        // The family is gone: even the current token no longer rotates.
+        let r = b
+            .store
+            .rotate_refresh_token(&second.token_hash, third.clone(), now)
+            .await
+            .unwrap();
+        assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
+        assert!(
+            b.store
+                .active_sessions(&ada.id, now)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        let r = b
+            .store
+            .rotate_refresh_token("unknown-hash", third, now)
+            .await
+            .unwrap();
+        assert_eq!(r, Rotation::Unknown);
+    }
+}
+
+#[tokio::test]
+async fn expired_tokens_do_not_rotate() {
+    for b in backends().await {
+        let now = Utc::now();
+        let ada = b
+            .store
+            .create_user(new_user("ada@example.org", "ada"), now)
+            .await
+            .unwrap();
+        let (s, t) = session(&ada.id, now - Duration::days(8), 7);
+        b.store.create_session(s.clone(), t.clone()).await.unwrap();
+        let next = token(&ada.id, &s.id, now + Duration::days(7));
+        assert_eq!(
+            b.store
+                .rotate_refresh_token(&t.token_hash, next, now)
+                .await
+                .unwrap(),
+            Rotation::Expired,
+            "[{}]",
+            b.name
+        );
+        assert!(
+            b.store
+                .active_sessions(&ada.id, now)
+                .await
+                .unwrap()
+                .is_empty(),
+            "expired sessions are not active"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sessions_are_listed_newest_first_and_revoked_one_or_all_but_one() {
+    for b in backends().await {
+        let now = Utc::now();
+        let ada = b
+            .store
+            .create_user(new_user("ada@example.org", "ada"), now)
+            .await
+            .unwrap();
+        let bob = b
+            .store
+            .create_user(new_user("bob@example.org", "bob"), now)
+            .await
+            .unwrap();
+        let mut ids = Vec::new();
+        for i in 0..3 {
+            let (s, t) = session(&ada.id, now - Duration::minutes(10 - i), 7);
+            ids.push(s.id.clone());
+            b.store.create_session(s, t).await.unwrap();
+        }
+        let (bob_session, bob_token) = session(&bob.id, now, 7);
+        b.store
+            .create_session(bob_session.clone(), bob_token)
+            .await
+            .unwrap();
+
+        let listed: Vec<String> = b
+            .store
+            .active_sessions(&ada.id, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(
+            listed,
+            ids.iter().rev().cloned().collect::<Vec<_>>(),
+            "[{}]",
+            b.name
+        );
+
+        assert!(
+            !b.store
+                .revoke_session(&ada.id, &bob_session.id, now)
+                .await
+                .unwrap(),
+            "[{}] not ada's",
+            b.name
+        );
+        assert!(b.store.revoke_session(&ada.id, &ids[0], now).await.unwrap());
+        assert!(
+            !b.store.revoke_session(&ada.id, &ids[0], now).await.unwrap(),
+            "already ended"
+        );
+
+        let mut ended = b
+            .store
+            .revoke_sessions(&ada.id, Some(&ids[2]), now)
+            .await
+            .unwrap();
+        ended.sort();
+        assert_eq!(ended, vec![ids[1].clone()], "[{}]", b.name);
+        let left: Vec<String> = b
+            .store
+            .active_sessions(&ada.id, now)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        assert_eq!(left, vec![ids[2].clone()]);
+        assert_eq!(
+            b.store.active_sessions(&bob.id, now).await.unwrap().len(),
+            1,
+            "bob untouched"
+        );
+    }
+}
+
+#[tokio::test]
+async fn deactivation_ends_every_session() {
+    for b in backends().await {
+        let now = Utc::now();
+        let ada = b
+            .store
+            .create_user(new_user("ada@example.org", "ada"), now)
+            .await
+            .unwrap();
+        let (s, t) = session(&ada.id, now, 7);
+        b.store.create_session(s.clone(), t.clone()).await.unwrap();
+        b.store.deactivate(&ada.id, now).await.unwrap();
+        assert!(
+            !b.store
+                .user_by_id(&ada.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .is_active,
+            "[{}]",
+            b.name
+        );
+        assert!(
+            b.store
+                .active_sessions(&ada.id, now)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let next = token(&ada.id, &s.id, now + Duration::days(7));
+        assert!(!matches!(
+            b.store
+                .rotate_refresh_token(&t.token_hash, next, now)
+                .await
+                .unwrap(),
+            Rotation::Rotated { .. }
+        ));
+        assert!(matches!(
+            b.store.deactivate("nope", now).await,
+            Err(StoreError::NotFound)
+        ));
+    }
+}

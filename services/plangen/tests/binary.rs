@@ -1,0 +1,80 @@
+//! The `plangen` binary: `all` starts on the embedded default, answers, and exits cleanly on
+//! SIGTERM; a misconfigured service names every bad variable.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn plangen() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_plangen"))
+}
+
+#[test]
+fn all_starts_on_the_embedded_default_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = plangen()
+        .args(["all", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_HOST")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut url = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("plangen: listening on ") {
+            url = Some(rest.trim().to_owned());
+            break;
+        }
+    }
+    let url = url.expect("plangen all prints where it listens");
+
+    let health = reqwest::blocking::get(format!("{url}/healthz")).unwrap();
+    assert_eq!(health.status(), 200);
+    assert!(dir.path().join("plangen.db").exists(), "the SQLite file is created");
+    let secrets = std::fs::read_to_string(dir.path().join("secrets.json")).unwrap();
+    assert!(secrets.contains("accessTokenSecret"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.path().join("secrets.json")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "secrets are private to their owner");
+    }
+
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let mut exited = None;
+    for _ in 0..100 {
+        if let Some(s) = child.try_wait().unwrap() {
+            exited = Some(s);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let exited = exited.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("plangen all did not stop on SIGTERM");
+    });
+    assert!(exited.success(), "{exited:?}");
+}
+
+#[test]
+fn a_misconfigured_service_lists_every_problem_and_exits_2() {
+    let out = plangen()
+        .arg("auth")
+        .env("ACCESS_TOKEN_SECRET", "short")
+        .env_remove("REFRESH_TOKEN_SECRET")
+        .env("PORT", "not-a-port")
+        .env("DATABASE_URL", "sqlite::memory:")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for needle in ["ACCESS_TOKEN_SECRET is too short", "REFRESH_TOKEN_SECRET is required", "PORT=\"not-a-port\""] {
+        assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
+    }
+    assert!(!stderr.contains("\"short\""), "the secret's value is not echoed");
+}
