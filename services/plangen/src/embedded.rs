@@ -105,7 +105,7 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
     let auth_addr = auth_listener.local_addr()?;
 
     tracing::info!(data = %sqlite.display(), "embedded default: SQLite file and in-process shared state");
-    println!("plangen: auth listening on http://{auth_addr}");
+    println!("plangen: auth service at http://{auth_addr}");
     println!("plangen: listening on http://{auth_addr}");
     serve(auth_listener, plangen_auth::app(auth_state), shutdown).await?;
     Ok(())
