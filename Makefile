@@ -61,6 +61,7 @@ e2e:
 ## crds: regenerate crds/ from the Rust type
 crds:
 	$(CARGO) run -q -p plangen-operator -- crd > crds/plangen.yaml
+	cp crds/plangen.yaml charts/plangen-operator/crds/plangen.yaml
 
 clean:
 	$(CARGO) clean

@@ -255,7 +255,7 @@ impl RedisConfig {
         use redis::IntoConnectionInfo;
         let mut redis = redis::RedisConnectionInfo::default();
         if let Some(p) = &self.password {
-            redis = redis.set_password(p.expose().to_owned());
+            redis = redis.set_password(p.expose());
         }
         redis::ConnectionAddr::Tcp(self.host.clone(), self.port)
             .into_connection_info()
