@@ -34,17 +34,26 @@ fn all_starts_on_the_embedded_default_and_stops_on_sigterm() {
 
     let health = reqwest::blocking::get(format!("{url}/healthz")).unwrap();
     assert_eq!(health.status(), 200);
-    assert!(dir.path().join("plangen.db").exists(), "the SQLite file is created");
+    assert!(
+        dir.path().join("plangen.db").exists(),
+        "the SQLite file is created"
+    );
     let secrets = std::fs::read_to_string(dir.path().join("secrets.json")).unwrap();
     assert!(secrets.contains("accessTokenSecret"));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(dir.path().join("secrets.json")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("secrets.json"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o077, 0, "secrets are private to their owner");
     }
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let mut exited = None;
     for _ in 0..100 {
@@ -73,8 +82,62 @@ fn a_misconfigured_service_lists_every_problem_and_exits_2() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    for needle in ["ACCESS_TOKEN_SECRET is too short", "REFRESH_TOKEN_SECRET is required", "PORT=\"not-a-port\""] {
+    for needle in [
+        "ACCESS_TOKEN_SECRET is too short",
+        "REFRESH_TOKEN_SECRET is required",
+        "PORT=\"not-a-port\"",
+    ] {
         assert!(stderr.contains(needle), "missing {needle:?} in: {stderr}");
     }
-    assert!(!stderr.contains("\"short\""), "the secret's value is not echoed");
+    assert!(
+        !stderr.contains("\"short\""),
+        "the secret's value is not echoed"
+    );
+}
+
+#[test]
+fn migrate_brings_a_sqlite_file_up_to_date_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("m.db");
+    for _ in 0..2 {
+        let out = plangen()
+            .arg("migrate")
+            .env("DATABASE_URL", format!("sqlite:{}", db.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let tables: Vec<(String,)> = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::SqlitePool::connect(&format!("sqlite:{}", db.display()))
+            .await
+            .unwrap();
+        sqlx::query_as("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .fetch_all(&pool)
+            .await
+            .unwrap()
+    });
+    let names: Vec<&str> = tables.iter().map(|(n,)| n.as_str()).collect();
+    for table in [
+        "users",
+        "sessions",
+        "refresh_tokens",
+        "_sqlx_migrations_auth",
+    ] {
+        assert!(names.contains(&table), "{table} missing from {names:?}");
+    }
+}
+
+#[test]
+fn migrate_without_a_database_url_says_so() {
+    let out = plangen()
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
