@@ -33,9 +33,12 @@ test-frontend: frontend-deps
 	cd $(FRONTEND) && $(NPM) run lint && $(NPM) run typecheck && $(NPM) test
 
 # The browser journey drives `plangen all` (fresh embedded store, ephemeral port) in Debian's Chromium.
+# Every request of the journey comes from one loopback address, so the gateway's per-IP budget
+# for login/register/refresh is raised for it.
 test-browser: frontend
 	$(CARGO) build -p plangen
-	cd $(FRONTEND) && PLANGEN_E2E_SERVER_CMD="exec ../target/debug/plangen all --port 0 --data-dir $$(mktemp -d)" $(NPM) run e2e
+	cd $(FRONTEND) && AUTH_RATE_LIMIT_MAX_REQUESTS=10000 \
+		PLANGEN_E2E_SERVER_CMD="exec ../target/debug/plangen all --port 0 --spa-dir dist --data-dir $$(mktemp -d)" $(NPM) run e2e
 
 test-operator:
 	@if [ -x operator/tests/chart.sh ]; then operator/tests/chart.sh; else echo "operator chart checks: not present yet"; fi
