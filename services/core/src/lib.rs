@@ -11,6 +11,7 @@ pub mod error;
 pub mod json;
 pub mod metrics;
 pub mod ops;
+pub mod rest;
 pub mod server;
 pub mod shared_state;
 pub mod sqlite;

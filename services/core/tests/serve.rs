@@ -16,7 +16,10 @@ async fn shutdown_drains_in_flight_requests_then_stops_listening() {
             "done"
         }),
     );
-    let app = service_router(api, ServiceOps::new("test", utoipa::openapi::OpenApi::default()));
+    let app = service_router(
+        api,
+        ServiceOps::new("test", utoipa::openapi::OpenApi::default()),
+    );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (trigger, shutdown) = Shutdown::new();
@@ -30,7 +33,10 @@ async fn shutdown_drains_in_flight_requests_then_stops_listening() {
     tokio::time::sleep(Duration::from_millis(100)).await;
     trigger.trigger();
 
-    let res = in_flight.await.unwrap().expect("the in-flight request completes");
+    let res = in_flight
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "done");
     tokio::time::timeout(Duration::from_secs(5), server)
@@ -38,14 +44,20 @@ async fn shutdown_drains_in_flight_requests_then_stops_listening() {
         .expect("the server stops after draining")
         .unwrap()
         .unwrap();
-    let fresh = reqwest::Client::new().get(format!("http://{addr}/healthz")).send().await;
+    let fresh = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await;
     assert!(fresh.is_err(), "no longer accepting connections");
 }
 
 #[tokio::test]
 async fn unknown_routes_and_panics_are_problem_json() {
     let api = Router::new().route("/boom", get(|| async { panic!("kaboom") as &'static str }));
-    let app = service_router(api, ServiceOps::new("test", utoipa::openapi::OpenApi::default()));
+    let app = service_router(
+        api,
+        ServiceOps::new("test", utoipa::openapi::OpenApi::default()),
+    );
     let server = plangen_core::testing::TestServer::spawn(app).await;
     let res = reqwest::get(server.url("/nope")).await.unwrap();
     assert_eq!(res.status(), 404);
@@ -53,6 +65,9 @@ async fn unknown_routes_and_panics_are_problem_json() {
     let res = reqwest::get(server.url("/boom")).await.unwrap();
     assert_eq!(res.status(), 500);
     let body = res.text().await.unwrap();
-    assert!(body.contains("https://plangen.io/problems/internal"), "{body}");
+    assert!(
+        body.contains("https://plangen.io/problems/internal"),
+        "{body}"
+    );
     assert!(!body.contains("kaboom"), "the cause is not shown: {body}");
 }

@@ -1,6 +1,8 @@
 //! Test helpers for every service crate: a real server on an ephemeral port, and the local
 //! PostgreSQL/Redis when configured (required when `PLANGEN_REQUIRE_SERVICES=1`).
 
+pub mod mongo;
+
 use std::net::SocketAddr;
 
 use axum::Router;

@@ -1,0 +1,119 @@
+//! A MongoDB for the tests: `MONGODB_URL` when set; else an `nx-27017` (a MongoDB
+//! wire-protocol server; `PLANGEN_NX27017` names the command, else `nx-27017` on `PATH`)
+//! started once per test binary on a free port; else the Mongo tests are skipped, or fail when
+//! `PLANGEN_REQUIRE_SERVICES=1`.
+
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Which server the Mongo backend runs against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MongoServer {
+    pub url: String,
+    /// The nx-27017 stand-in (known gaps are skipped on it, and only on it).
+    pub is_nx: bool,
+}
+
+/// Kept for the life of the test binary. The child is a shell that starts nx-27017 and kills
+/// it when its stdin closes — which happens when this process exits, however it exits, so no
+/// server outlives the tests even though statics are never dropped.
+struct Running {
+    _guard: Mutex<Child>,
+}
+
+fn require_services() -> bool {
+    std::env::var("PLANGEN_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+fn on_path(cmd: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(cmd).is_file()))
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+fn start_nx(command: &str) -> (Running, String) {
+    let port = free_port();
+    // nx-27017 keeps one pid file per machine unless told otherwise: one per instance here,
+    // so test binaries running side by side each get their own server.
+    let run = std::env::temp_dir().join(format!("plangen-nx-{port}-{}", std::process::id()));
+    let script = format!(
+        "{command} --db memory --host 127.0.0.1 -p {port} --pid-file {run}.pid \
+         --log-file {run}.log >/dev/null 2>&1 & child=$!; \
+         cat >/dev/null; kill $child 2>/dev/null; wait $child; rm -f {run}.pid {run}.log",
+        run = run.display()
+    );
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start nx-27017");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!(
+                "nx-27017 exited before accepting connections ({status}); see {}.log",
+                run.display()
+            );
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nx-27017 did not accept connections on port {port} within 60s"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Touch stdin so an early-closed pipe shows here, not as a vanished server later.
+    let _ = child.stdin.as_mut().map(|s| s.flush());
+    (
+        Running {
+            _guard: Mutex::new(child),
+        },
+        format!("mongodb://127.0.0.1:{port}"),
+    )
+}
+
+/// The Mongo server for this test binary, or `None` (skip).
+pub fn mongo_server() -> Option<MongoServer> {
+    static SERVER: OnceLock<Option<(Option<Running>, MongoServer)>> = OnceLock::new();
+    SERVER
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var("MONGODB_URL")
+                && !url.trim().is_empty()
+            {
+                return Some((None, MongoServer { url, is_nx: false }));
+            }
+            let command = std::env::var("PLANGEN_NX27017")
+                .ok()
+                .filter(|c| !c.trim().is_empty())
+                .or_else(|| on_path("nx-27017").then(|| "nx-27017".to_owned()));
+            match command {
+                Some(cmd) => {
+                    let (running, url) = start_nx(&cmd);
+                    Some((Some(running), MongoServer { url, is_nx: true }))
+                }
+                None => {
+                    assert!(
+                        !require_services(),
+                        "MongoDB is required (PLANGEN_REQUIRE_SERVICES=1): set MONGODB_URL or \
+                         install nx-27017 (pip install nx-27017)"
+                    );
+                    eprintln!("skipping MongoDB tests: no MONGODB_URL and no nx-27017");
+                    None
+                }
+            }
+        })
+        .as_ref()
+        .map(|(_, s)| s.clone())
+}
+
+/// A database name no other test uses.
+pub fn fresh_database() -> String {
+    format!("plangen_test_{}", uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,142 @@
+//! The plan service's configuration, from the seed's environment variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use plangen_core::config::{ConfigError, Env, RedisConfig, Secret};
+use plangen_core::sqlite::{DEFAULT_SQLITE_PATH, sqlite_path};
+use plangen_core::validate::is_http_url;
+
+use crate::store::MongoSettings;
+
+pub const DEFAULT_PORT: u16 = 3003;
+pub const DEFAULT_COLLECTION: &str = "plans";
+pub const DEFAULT_TEMPLATE_URL: &str = "http://127.0.0.1:3002";
+
+/// Where plans live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    Mongo(MongoSettings),
+    Sqlite(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct PlanConfig {
+    pub port: u16,
+    pub database: Database,
+    pub redis: Option<RedisConfig>,
+    pub access_token_secret: Secret,
+    pub allowed_origins: Vec<String>,
+    /// Accept tokens when the session deny-list cannot be read (Redis down) instead of 503.
+    pub deny_list_fail_open: bool,
+    /// Base URL of the template service (`TEMPLATE`).
+    pub template_url: String,
+    /// Total timeout of a call to the template service (`TEMPLATE_TIMEOUT_MS`, default 5 s).
+    pub template_timeout: Duration,
+}
+
+/// `DATABASE_URL` → backend: `mongodb://`/`mongodb+srv://` → MongoDB (with `DATABASE_NAME`,
+/// `DATABASE_COLLECTION`, `MONGODB_MAX_POOL_SIZE`, `MONGODB_TIMEOUT_MS`); `sqlite:` or unset →
+/// the SQLite file. A copy of the template service's (services share no code but `plangen-core`).
+pub fn database_from_env(env: &mut Env, default_collection: &str) -> Database {
+    let max_pool_size = env.parse_or("MONGODB_MAX_POOL_SIZE", 20u32, "a number");
+    let timeout = env.millis_or("MONGODB_TIMEOUT_MS", Duration::from_secs(5));
+    if max_pool_size == 0 {
+        env.problem("MONGODB_MAX_POOL_SIZE must be greater than 0");
+    }
+    match env.get("DATABASE_URL") {
+        Some(url) if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") => {
+            Database::Mongo(MongoSettings {
+                url,
+                database: env.get("DATABASE_NAME").unwrap_or_else(|| "plangen".into()),
+                collection: env
+                    .get("DATABASE_COLLECTION")
+                    .unwrap_or_else(|| default_collection.into()),
+                max_pool_size,
+                timeout,
+            })
+        }
+        Some(url) if url.starts_with("sqlite:") => Database::Sqlite(sqlite_path(&url)),
+        Some(_) => {
+            env.problem("DATABASE_URL must be a mongodb://, mongodb+srv:// or sqlite: URL");
+            Database::Sqlite(DEFAULT_SQLITE_PATH.into())
+        }
+        None => Database::Sqlite(DEFAULT_SQLITE_PATH.into()),
+    }
+}
+
+impl PlanConfig {
+    pub fn from_env(env: Env) -> Result<Self, ConfigError> {
+        Self::from_env_with(env, None)
+    }
+
+    /// As [`from_env`](Self::from_env), with a secret to use when `ACCESS_TOKEN_SECRET` is
+    /// unset (the embedded default generates one for every service).
+    pub fn from_env_with(
+        mut env: Env,
+        access_secret: Option<&Secret>,
+    ) -> Result<Self, ConfigError> {
+        let port = env.port("PORT", DEFAULT_PORT);
+        let database = database_from_env(&mut env, DEFAULT_COLLECTION);
+        let redis = RedisConfig::from_env(&mut env);
+        let access_token_secret = env.secret("ACCESS_TOKEN_SECRET", access_secret);
+        let deny_list_fail_open = env.bool_or("DENY_LIST_FAIL_OPEN", false);
+        let allowed_origins = env.list("ALLOWED_ORIGINS");
+        let template_url = env
+            .get("TEMPLATE")
+            .unwrap_or_else(|| DEFAULT_TEMPLATE_URL.to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !is_http_url(&template_url) {
+            env.problem(format!("TEMPLATE={template_url:?} is not an http(s) URL"));
+        }
+        let template_timeout = env.millis_or("TEMPLATE_TIMEOUT_MS", Duration::from_secs(5));
+        env.finish()?;
+        Ok(Self {
+            port,
+            database,
+            redis,
+            access_token_secret,
+            allowed_origins,
+            deny_list_fail_open,
+            template_url,
+            template_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_to_sqlite_on_3003_and_the_local_template_service() {
+        let env = Env::from_map([("ACCESS_TOKEN_SECRET", "a".repeat(32))]);
+        let c = PlanConfig::from_env(env).unwrap();
+        assert_eq!(c.port, 3003);
+        assert_eq!(c.database, Database::Sqlite(DEFAULT_SQLITE_PATH.into()));
+        assert_eq!(c.template_url, "http://127.0.0.1:3002");
+    }
+
+    #[test]
+    fn mongo_settings_and_bad_values() {
+        let env = Env::from_map([
+            ("ACCESS_TOKEN_SECRET", "a".repeat(32)),
+            ("DATABASE_URL", "mongodb+srv://cluster.example".into()),
+            ("DATABASE_COLLECTION", "myplans".into()),
+        ]);
+        match PlanConfig::from_env(env).unwrap().database {
+            Database::Mongo(m) => {
+                assert_eq!(m.collection, "myplans");
+                assert_eq!(m.database, "plangen");
+                assert_eq!(m.max_pool_size, 20);
+            }
+            other => panic!("{other:?}"),
+        }
+        let env = Env::from_map([("TEMPLATE", "ftp://x"), ("MONGODB_TIMEOUT_MS", "0")]);
+        let text = PlanConfig::from_env(env).unwrap_err().to_string();
+        for name in ["TEMPLATE", "MONGODB_TIMEOUT_MS", "ACCESS_TOKEN_SECRET"] {
+            assert!(text.contains(name), "{name}: {text}");
+        }
+    }
+}

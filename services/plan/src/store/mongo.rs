@@ -1,0 +1,432 @@
+//! MongoDB backend through the official driver. Ids are UUIDv7 strings in `_id`; timestamps
+//! are fixed-width RFC 3339 strings and dates `YYYY-MM-DD` (both sort as text), so cursors are
+//! the same as on SQLite. Besides the plan, a document carries `dueMin`/`dueMax`/`recurring`
+//! for schedule queries.
+//!
+//! The documents sent (filters, sorts, indexes) are built by pure functions, unit tested
+//! below. Idempotency records live in `<collection>_idempotency`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt as _;
+use mongodb::bson::{self, Bson, Document, doc};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
+use mongodb::{Client, Collection, Database, IndexModel};
+
+use super::{CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError};
+use crate::http::{Direction, sortable};
+use crate::model::Plan;
+
+/// How to reach MongoDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MongoSettings {
+    pub url: String,
+    pub database: String,
+    pub collection: String,
+    pub max_pool_size: u32,
+    /// Connect and server-selection timeout.
+    pub timeout: Duration,
+}
+
+pub struct MongoPlanStore {
+    db: Database,
+    plans: Collection<Document>,
+    keys: Collection<Document>,
+}
+
+/// Client options from the URL, with our defaults where the URL says nothing: majority writes
+/// and retryable reads/writes, so the service is ready for a replica set.
+pub async fn client_options(
+    settings: &MongoSettings,
+    app: &str,
+) -> Result<ClientOptions, StoreError> {
+    let mut opts = ClientOptions::parse(&settings.url).await?;
+    opts.app_name.get_or_insert_with(|| app.to_owned());
+    opts.max_pool_size = Some(settings.max_pool_size);
+    opts.connect_timeout = Some(settings.timeout);
+    opts.server_selection_timeout = Some(settings.timeout);
+    opts.retry_writes.get_or_insert(true);
+    opts.retry_reads.get_or_insert(true);
+    opts.write_concern
+        .get_or_insert_with(WriteConcern::majority);
+    Ok(opts)
+}
+
+impl MongoPlanStore {
+    /// Creates the client; no I/O happens until the first operation (`migrate` at start).
+    pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
+        let client = Client::with_options(client_options(settings, "plangen-plan").await?)?;
+        let db = client.database(&settings.database);
+        let plans = db.collection::<Document>(&settings.collection);
+        let keys = db.collection::<Document>(&format!("{}_idempotency", settings.collection));
+        Ok(Self { db, plans, keys })
+    }
+}
+
+pub(crate) fn field(sort: SortField) -> &'static str {
+    match sort {
+        SortField::Title => "title",
+        SortField::StartDate => "startDate",
+        SortField::CreatedAt => "createdAt",
+        SortField::UpdatedAt => "updatedAt",
+    }
+}
+
+fn named(keys: Document, name: &str) -> IndexModel {
+    IndexModel::builder()
+        .keys(keys)
+        .options(IndexOptions::builder().name(name.to_owned()).build())
+        .build()
+}
+
+/// Owner + each sort key, owner + schedule bounds, and the text index behind `q`. `_id` is
+/// unique by itself; the `_id` tie-breaker is left out of compound keys (nx-27017 rejects
+/// inserts into indexes naming `_id`), ties are sorted in memory.
+pub(crate) fn plan_indexes() -> Vec<IndexModel> {
+    vec![
+        named(doc! { "ownerId": 1, "createdAt": -1 }, "owner_createdAt"),
+        named(doc! { "ownerId": 1, "updatedAt": -1 }, "owner_updatedAt"),
+        named(doc! { "ownerId": 1, "title": 1 }, "owner_title"),
+        named(doc! { "ownerId": 1, "startDate": 1 }, "owner_startDate"),
+        named(doc! { "ownerId": 1, "dueMax": 1 }, "owner_dueMax"),
+        IndexModel::builder()
+            .keys(doc! { "title": "text", "description": "text", "tags": "text" })
+            .options(
+                IndexOptions::builder()
+                    .name("search".to_owned())
+                    .default_language("none".to_owned())
+                    .build(),
+            )
+            .build(),
+    ]
+}
+
+/// Idempotency records expire through a TTL index on a BSON date (MongoDB's own cleanup);
+/// the code checks expiry itself too, since the TTL monitor runs once a minute.
+pub(crate) fn key_indexes() -> Vec<IndexModel> {
+    vec![
+        IndexModel::builder()
+            .keys(doc! { "expireAt": 1 })
+            .options(
+                IndexOptions::builder()
+                    .name("ttl".to_owned())
+                    .expire_after(Duration::ZERO)
+                    .build(),
+            )
+            .build(),
+    ]
+}
+
+pub(crate) fn list_filter(q: &ListQuery) -> Document {
+    let mut and = vec![doc! { "ownerId": &q.owner }];
+    if let Some(s) = q.status {
+        and.push(doc! { "status": s.as_str() });
+    }
+    if let Some(t) = &q.tag {
+        and.push(doc! { "tags": t });
+    }
+    if let Some(to) = &q.to {
+        and.push(doc! { "startDate": { "$lte": to } });
+    }
+    if let Some(from) = &q.from {
+        and.push(doc! { "$or": [
+            { "endDate": { "$gte": from } },
+            { "endDate": null, "startDate": { "$gte": from } },
+        ] });
+    }
+    if let Some(c) = &q.after {
+        let f = field(q.sort);
+        let cmp = match q.direction {
+            Direction::Asc => "$gt",
+            Direction::Desc => "$lt",
+        };
+        and.push(doc! { "$or": [
+            { f: { cmp: &c.k } },
+            { f: &c.k, "_id": { cmp: &c.i } },
+        ] });
+    }
+    let mut filter = doc! { "$and": and };
+    if let Some(text) = &q.q {
+        filter.insert("$text", doc! { "$search": text });
+    }
+    filter
+}
+
+pub(crate) fn list_sort(sort: SortField, direction: Direction) -> Document {
+    let d = match direction {
+        Direction::Asc => 1,
+        Direction::Desc => -1,
+    };
+    doc! { field(sort): d, "_id": d }
+}
+
+/// Conditions go inside `$and` rather than beside `$or` at the top level: the same query to
+/// MongoDB, and nx-27017 mis-evaluates the top-level form (it returned other owners' plans).
+pub(crate) fn schedule_filter(owner: &str, from: &str, to: &str) -> Document {
+    doc! { "$and": [
+        { "ownerId": owner },
+        { "$or": [
+            { "recurring": true },
+            { "dueMax": { "$gte": from }, "dueMin": { "$lt": to } },
+        ] },
+    ] }
+}
+
+/// The stored document: the plan with its id as `_id`, plus schedule fields.
+pub(crate) fn to_doc(p: &Plan) -> Result<Document, StoreError> {
+    let mut d = bson::to_document(p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id = d.remove("id").unwrap_or(Bson::Null);
+    let (due_min, due_max) = p.due_bounds();
+    let mut out = doc! { "_id": id };
+    out.extend(d);
+    out.insert("dueMin", due_min);
+    out.insert("dueMax", due_max);
+    out.insert("recurring", p.recurrence.is_some());
+    Ok(out)
+}
+
+pub(crate) fn from_doc(mut d: Document) -> Result<Plan, StoreError> {
+    if let Some(id) = d.remove("_id") {
+        d.insert("id", id);
+    }
+    bson::from_document(d).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// One record per owner and key; the owner's length makes the id unambiguous.
+pub(crate) fn key_id(owner: &str, key: &str) -> String {
+    format!("{}:{owner}{key}", owner.len())
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
+        || matches!(&*e.kind, ErrorKind::Command(c) if c.code == 11000)
+}
+
+#[async_trait]
+impl PlanStore for MongoPlanStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.plans.create_indexes(plan_indexes()).await?;
+        self.keys.create_indexes(key_indexes()).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
+    async fn insert(&self, p: &Plan) -> Result<(), StoreError> {
+        match self.plans.insert_one(to_doc(p)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn insert_many(&self, plans: &[Plan]) -> Result<(), StoreError> {
+        if plans.is_empty() {
+            return Ok(());
+        }
+        let docs = plans.iter().map(to_doc).collect::<Result<Vec<_>, _>>()?;
+        self.plans.insert_many(docs).await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Plan>, StoreError> {
+        self.plans
+            .find_one(doc! { "_id": id })
+            .await?
+            .map(from_doc)
+            .transpose()
+    }
+
+    async fn replace(&self, p: &Plan, expected_version: i64) -> Result<bool, StoreError> {
+        let done = self
+            .plans
+            .replace_one(
+                doc! { "_id": &p.id, "version": expected_version },
+                to_doc(p)?,
+            )
+            .await?;
+        Ok(done.matched_count == 1)
+    }
+
+    async fn delete(&self, id: &str, expected_version: i64) -> Result<bool, StoreError> {
+        let done = self
+            .plans
+            .delete_one(doc! { "_id": id, "version": expected_version })
+            .await?;
+        Ok(done.deleted_count == 1)
+    }
+
+    async fn list(&self, q: &ListQuery) -> Result<Vec<Plan>, StoreError> {
+        let cursor = self
+            .plans
+            .find(list_filter(q))
+            .sort(list_sort(q.sort, q.direction))
+            .limit(i64::from(q.limit))
+            .await?;
+        let docs: Vec<Document> = cursor.try_collect().await?;
+        docs.into_iter().map(from_doc).collect()
+    }
+
+    async fn schedule_candidates(
+        &self,
+        owner: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Plan>, StoreError> {
+        let cursor = self.plans.find(schedule_filter(owner, from, to)).await?;
+        let docs: Vec<Document> = cursor.try_collect().await?;
+        docs.into_iter().map(from_doc).collect()
+    }
+
+    async fn claim_key(
+        &self,
+        owner: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let id = key_id(owner, key);
+        // Forget an expired record or a claim abandoned by a crashed request.
+        self.keys
+            .delete_one(doc! { "$and": [
+                { "_id": &id },
+                { "$or": [
+                    { "expiresAt": { "$lt": sortable(&now) } },
+                    { "response": null, "createdAt": { "$lt": sortable(&(now - CLAIM_TIMEOUT)) } },
+                ] },
+            ] })
+            .await?;
+        let record = doc! {
+            "_id": &id,
+            "requestHash": request_hash,
+            "response": null,
+            "createdAt": sortable(&now),
+            "expiresAt": sortable(&(now + KEY_TTL)),
+            "expireAt": bson::DateTime::from_millis((now + KEY_TTL).timestamp_millis()),
+        };
+        match self.keys.insert_one(record).await {
+            Ok(_) => return Ok(Claim::New),
+            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let Some(found) = self.keys.find_one(doc! { "_id": &id }).await? else {
+            // Deleted between our insert and read: the key is free again; let the client retry.
+            return Ok(Claim::InProgress);
+        };
+        if found.get_str("requestHash").ok() != Some(request_hash) {
+            return Ok(Claim::Mismatch);
+        }
+        Ok(match found.get_str("response") {
+            Ok(r) => Claim::Done(r.to_owned()),
+            Err(_) => Claim::InProgress,
+        })
+    }
+
+    async fn complete_key(&self, owner: &str, key: &str, response: &str) -> Result<(), StoreError> {
+        self.keys
+            .update_one(
+                doc! { "_id": key_id(owner, key) },
+                doc! { "$set": { "response": response } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn release_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        self.keys
+            .delete_one(doc! { "_id": key_id(owner, key), "response": null })
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Cursor;
+    use crate::model::Status;
+
+    fn query() -> ListQuery {
+        ListQuery {
+            owner: "u1".into(),
+            q: None,
+            status: None,
+            tag: None,
+            from: None,
+            to: None,
+            sort: SortField::CreatedAt,
+            direction: Direction::Desc,
+            after: None,
+            limit: 21,
+        }
+    }
+
+    #[test]
+    fn list_filters_are_owner_scoped_and_combine() {
+        assert_eq!(
+            list_filter(&query()),
+            doc! { "$and": [ { "ownerId": "u1" } ] }
+        );
+        let q = ListQuery {
+            q: Some("garden".into()),
+            status: Some(Status::Draft),
+            tag: Some("home".into()),
+            from: Some("2026-03-01".into()),
+            to: Some("2026-03-31".into()),
+            sort: SortField::StartDate,
+            direction: Direction::Asc,
+            after: Some(Cursor {
+                s: "startDate".into(),
+                k: "2026-03-05".into(),
+                i: "p9".into(),
+            }),
+            ..query()
+        };
+        assert_eq!(
+            list_filter(&q),
+            doc! {
+                "$and": [
+                    { "ownerId": "u1" },
+                    { "status": "draft" },
+                    { "tags": "home" },
+                    { "startDate": { "$lte": "2026-03-31" } },
+                    { "$or": [ { "endDate": { "$gte": "2026-03-01" } }, { "endDate": null, "startDate": { "$gte": "2026-03-01" } } ] },
+                    { "$or": [ { "startDate": { "$gt": "2026-03-05" } }, { "startDate": "2026-03-05", "_id": { "$gt": "p9" } } ] },
+                ],
+                "$text": { "$search": "garden" },
+            }
+        );
+        assert_eq!(
+            list_sort(SortField::Title, Direction::Desc),
+            doc! { "title": -1, "_id": -1 }
+        );
+    }
+
+    #[test]
+    fn schedule_candidates_are_recurring_or_due_in_range() {
+        assert_eq!(
+            schedule_filter("u1", "A", "B"),
+            doc! { "$and": [ { "ownerId": "u1" }, { "$or": [ { "recurring": true }, { "dueMax": { "$gte": "A" }, "dueMin": { "$lt": "B" } } ] } ] }
+        );
+    }
+
+    #[test]
+    fn indexes_and_key_ids() {
+        let keys: Vec<Document> = plan_indexes().into_iter().map(|m| m.keys).collect();
+        assert!(keys.contains(&doc! { "ownerId": 1, "startDate": 1 }));
+        assert!(keys.contains(&doc! { "title": "text", "description": "text", "tags": "text" }));
+        let ttl = &key_indexes()[0];
+        assert_eq!(ttl.keys, doc! { "expireAt": 1 });
+        assert_eq!(
+            ttl.options.as_ref().and_then(|o| o.expire_after),
+            Some(Duration::ZERO)
+        );
+        assert_ne!(key_id("ab", "c"), key_id("a", "bc"));
+    }
+}

@@ -1,0 +1,314 @@
+//! SQLite backend (the embedded default): JSON documents in the file the other services use,
+//! with the columns that filters, sorts and schedules need.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::migrate::Migrator;
+use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+
+use super::{
+    CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError, search_text,
+};
+use crate::http::{Direction, sortable};
+use crate::model::Plan;
+
+/// Its own migrations table: the file is shared with the auth and template services.
+const MIGRATIONS_TABLE: &str = "_sqlx_migrations_plan";
+
+pub struct SqlitePlanStore {
+    pool: SqlitePool,
+}
+
+impl SqlitePlanStore {
+    pub async fn open(path: &Path) -> Result<Self, StoreError> {
+        Ok(Self {
+            pool: plangen_core::sqlite::open_sqlite(path).await?,
+        })
+    }
+
+    fn migrator() -> Migrator {
+        let mut m = sqlx::migrate!("./migrations/sqlite");
+        m.dangerous_set_table_name(MIGRATIONS_TABLE);
+        m
+    }
+}
+
+fn column(field: SortField) -> &'static str {
+    match field {
+        SortField::Title => "title",
+        SortField::StartDate => "start_date",
+        SortField::CreatedAt => "created_at",
+        SortField::UpdatedAt => "updated_at",
+    }
+}
+
+/// `LIKE` pattern for a literal substring (`\` escapes).
+fn like_pattern(word: &str) -> String {
+    let mut p = String::from("%");
+    for c in word.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+fn parse(doc: &str) -> Result<Plan, StoreError> {
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn to_json(p: &Plan) -> Result<String, StoreError> {
+    serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn classify(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
+        _ => StoreError::Sqlite(e),
+    }
+}
+
+async fn insert_one<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
+    exec: E,
+    p: &Plan,
+) -> Result<(), StoreError> {
+    let (due_min, due_max) = p.due_bounds();
+    sqlx::query(
+        "INSERT INTO plans (id, owner_id, title, status, start_date, end_date, recurring, due_min,
+             due_max, search, version, created_at, updated_at, doc)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+    )
+    .bind(&p.id)
+    .bind(&p.owner_id)
+    .bind(&p.title)
+    .bind(p.status.as_str())
+    .bind(p.start_date.format("%Y-%m-%d").to_string())
+    .bind(p.end_date.map(|d| d.format("%Y-%m-%d").to_string()))
+    .bind(p.recurrence.is_some())
+    .bind(due_min)
+    .bind(due_max)
+    .bind(search_text(p))
+    .bind(p.version)
+    .bind(sortable(&p.created_at))
+    .bind(sortable(&p.updated_at))
+    .bind(to_json(p)?)
+    .execute(exec)
+    .await
+    .map_err(classify)?;
+    Ok(())
+}
+
+#[async_trait]
+impl PlanStore for SqlitePlanStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        Self::migrator().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn insert(&self, p: &Plan) -> Result<(), StoreError> {
+        insert_one(&self.pool, p).await
+    }
+
+    async fn insert_many(&self, plans: &[Plan]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for p in plans {
+            insert_one(&mut *tx, p).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Plan>, StoreError> {
+        let row = sqlx::query("SELECT doc FROM plans WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| parse(r.get("doc"))).transpose()
+    }
+
+    async fn replace(&self, p: &Plan, expected_version: i64) -> Result<bool, StoreError> {
+        let (due_min, due_max) = p.due_bounds();
+        let done = sqlx::query(
+            "UPDATE plans SET title = $3, status = $4, start_date = $5, end_date = $6,
+                 recurring = $7, due_min = $8, due_max = $9, search = $10, version = $11,
+                 updated_at = $12, doc = $13
+             WHERE id = $1 AND version = $2",
+        )
+        .bind(&p.id)
+        .bind(expected_version)
+        .bind(&p.title)
+        .bind(p.status.as_str())
+        .bind(p.start_date.format("%Y-%m-%d").to_string())
+        .bind(p.end_date.map(|d| d.format("%Y-%m-%d").to_string()))
+        .bind(p.recurrence.is_some())
+        .bind(due_min)
+        .bind(due_max)
+        .bind(search_text(p))
+        .bind(p.version)
+        .bind(sortable(&p.updated_at))
+        .bind(to_json(p)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete(&self, id: &str, expected_version: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM plans WHERE id = $1 AND version = $2")
+            .bind(id)
+            .bind(expected_version)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn list(&self, q: &ListQuery) -> Result<Vec<Plan>, StoreError> {
+        let mut b: QueryBuilder<Sqlite> =
+            QueryBuilder::new("SELECT doc FROM plans WHERE owner_id = ");
+        b.push_bind(&q.owner);
+        if let Some(text) = &q.q {
+            // Any word, as MongoDB's $text does.
+            b.push(" AND (");
+            for (i, word) in text.split_whitespace().enumerate() {
+                if i > 0 {
+                    b.push(" OR ");
+                }
+                b.push("search LIKE ")
+                    .push_bind(like_pattern(&word.to_lowercase()))
+                    .push(" ESCAPE '\\'");
+            }
+            b.push(")");
+        }
+        if let Some(s) = q.status {
+            b.push(" AND status = ").push_bind(s.as_str());
+        }
+        if let Some(tag) = &q.tag {
+            b.push(" AND EXISTS (SELECT 1 FROM json_each(doc, '$.tags') WHERE value = ")
+                .push_bind(tag)
+                .push(")");
+        }
+        if let Some(to) = &q.to {
+            b.push(" AND start_date <= ").push_bind(to);
+        }
+        if let Some(from) = &q.from {
+            b.push(" AND COALESCE(end_date, start_date) >= ")
+                .push_bind(from);
+        }
+        let col = column(q.sort);
+        let (cmp, dir) = match q.direction {
+            Direction::Asc => (">", "ASC"),
+            Direction::Desc => ("<", "DESC"),
+        };
+        if let Some(c) = &q.after {
+            b.push(format_args!(" AND ({col} {cmp} "))
+                .push_bind(&c.k)
+                .push(format_args!(" OR ({col} = "))
+                .push_bind(&c.k)
+                .push(format_args!(" AND id {cmp} "))
+                .push_bind(&c.i)
+                .push("))");
+        }
+        b.push(format_args!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
+            .push_bind(i64::from(q.limit));
+        let rows = b.build().fetch_all(&self.pool).await?;
+        rows.iter().map(|r| parse(r.get("doc"))).collect()
+    }
+
+    async fn schedule_candidates(
+        &self,
+        owner: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<Plan>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT doc FROM plans WHERE owner_id = $1
+               AND (recurring = 1 OR (due_max >= $2 AND due_min < $3))",
+        )
+        .bind(owner)
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| parse(r.get("doc"))).collect()
+    }
+
+    async fn claim_key(
+        &self,
+        owner: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Claim, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        // Forget expired records and claims abandoned by a crashed request.
+        sqlx::query(
+            "DELETE FROM plan_idempotency WHERE owner_id = $1 AND key = $2
+               AND (expires_at < $3 OR (response IS NULL AND created_at < $4))",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(sortable(&now))
+        .bind(sortable(&(now - CLAIM_TIMEOUT)))
+        .execute(&mut *tx)
+        .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO plan_idempotency (owner_id, key, request_hash, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(request_hash)
+        .bind(sortable(&now))
+        .bind(sortable(&(now + KEY_TTL)))
+        .execute(&mut *tx)
+        .await?;
+        let claim = if inserted.rows_affected() == 1 {
+            Claim::New
+        } else {
+            let row = sqlx::query(
+                "SELECT request_hash, response FROM plan_idempotency WHERE owner_id = $1 AND key = $2",
+            )
+            .bind(owner)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await?;
+            let hash: String = row.get("request_hash");
+            match row.get::<Option<String>, _>("response") {
+                _ if hash != request_hash => Claim::Mismatch,
+                Some(response) => Claim::Done(response),
+                None => Claim::InProgress,
+            }
+        };
+        tx.commit().await?;
+        Ok(claim)
+    }
+
+    async fn complete_key(&self, owner: &str, key: &str, response: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE plan_idempotency SET response = $3 WHERE owner_id = $1 AND key = $2")
+            .bind(owner)
+            .bind(key)
+            .bind(response)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn release_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "DELETE FROM plan_idempotency WHERE owner_id = $1 AND key = $2 AND response IS NULL",
+        )
+        .bind(owner)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

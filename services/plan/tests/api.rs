@@ -1,0 +1,567 @@
+//! The plan API over real HTTP, against every backend available (the store contract).
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn create_read_replace_delete_with_etags_and_if_match() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let res = h.post("", "ada", &plan("Spring cleaning")).await;
+        assert_eq!(res.status(), 201, "[{b}]");
+        assert_eq!(res.headers()["etag"], "\"1\"");
+        let location = res.headers()["location"].to_str().unwrap().to_owned();
+        let created: Value = res.json().await.unwrap();
+        let id = created["id"].as_str().unwrap();
+        assert_eq!(location, format!("/api/plans/{id}"));
+        assert_eq!(created["ownerId"], "ada");
+        assert_eq!(created["status"], "active", "default status");
+        assert_eq!(created["priority"], "medium", "default priority");
+        assert_eq!(created["endDate"], Value::Null);
+        assert_eq!(created["templateId"], Value::Null);
+        assert_eq!(created["items"][0]["dueAt"], "2026-03-02T08:00:00.000000Z");
+        assert_eq!(created["items"][1]["position"], 1);
+        let res = h.get(&format!("/{id}"), "ada").await;
+        assert_eq!(res.headers()["etag"], "\"1\"");
+        assert_eq!(res.json::<Value>().await.unwrap(), created, "[{b}]");
+
+        // The SPA sends items back with their ids (and doneAt): they survive, in the new order.
+        let first = created["items"][0].clone();
+        let second = created["items"][1].clone();
+        let body = json!({
+            "title": "Spring cleaning, again", "startDate": "2026-03-01", "endDate": "2026-03-31",
+            "timezone": "Europe/Berlin", "status": "draft", "priority": "high",
+            "items": [
+                { "id": second["id"], "title": "Second, now first", "doneAt": "2026-03-01T10:00:00Z" },
+                { "id": first["id"], "title": "First", "dueAt": first["dueAt"] },
+                { "title": "Brand new" }
+            ]
+        });
+        let res = h.put(id, "ada", Some("\"1\""), &body).await;
+        assert_eq!(res.status(), 200, "[{b}]");
+        assert_eq!(res.headers()["etag"], "\"2\"");
+        let updated: Value = res.json().await.unwrap();
+        assert_eq!(updated["items"][0]["id"], second["id"]);
+        assert_eq!(updated["items"][0]["position"], 0);
+        assert_eq!(updated["items"][0]["doneAt"], "2026-03-01T10:00:00.000000Z");
+        assert_eq!(updated["items"][1]["id"], first["id"]);
+        assert_eq!(updated["items"][2]["position"], 2);
+        assert_eq!(updated["status"], "draft");
+        assert_eq!(updated["createdAt"], created["createdAt"]);
+
+        let res = h.put(id, "ada", Some("\"1\""), &plan("Lost update")).await;
+        assert_problem(res, 412, "precondition-failed").await;
+        let res = h.delete(id, "ada", Some("\"1\"")).await;
+        assert_problem(res, 412, "precondition-failed").await;
+        assert_eq!(h.get_json(&format!("/{id}"), "ada").await["version"], 2);
+        assert_eq!(
+            h.delete(id, "ada", Some("\"2\"")).await.status(),
+            204,
+            "[{b}]"
+        );
+        assert_problem(h.get(&format!("/{id}"), "ada").await, 404, "not-found").await;
+    }
+}
+
+#[tokio::test]
+async fn plans_are_invisible_and_untouchable_to_others() {
+    for h in harnesses().await {
+        let p = h.create("ada", plan("Private")).await;
+        let id = p["id"].as_str().unwrap();
+        let item = p["items"][0]["id"].as_str().unwrap();
+        assert_problem(h.get(&format!("/{id}"), "bob").await, 404, "not-found").await;
+        assert_problem(
+            h.get(&format!("/{id}/calendar.ics"), "bob").await,
+            404,
+            "not-found",
+        )
+        .await;
+        assert_problem(
+            h.put(id, "bob", None, &plan("Mine")).await,
+            404,
+            "not-found",
+        )
+        .await;
+        assert_problem(
+            h.patch_item(id, item, "bob", None, &json!({"done": true}))
+                .await,
+            404,
+            "not-found",
+        )
+        .await;
+        assert_problem(h.delete(id, "bob", None).await, 404, "not-found").await;
+        assert_eq!(h.count("bob").await, 0, "[{}]", h.backend);
+        assert_eq!(h.get_json(&format!("/{id}"), "ada").await["version"], 1);
+    }
+}
+
+#[tokio::test]
+async fn items_are_marked_done_retitled_and_moved() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let mut body = plan("Items");
+        body["items"] = json!([{"title": "a"}, {"title": "b"}, {"title": "c"}]);
+        let p = h.create("ada", body).await;
+        let id = p["id"].as_str().unwrap();
+        let ids: Vec<String> = p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
+
+        let res = h
+            .patch_item(id, &ids[0], "ada", Some("\"1\""), &json!({"done": true}))
+            .await;
+        assert_eq!(res.status(), 200, "[{b}]");
+        assert_eq!(res.headers()["etag"], "\"2\"");
+        let p: Value = res.json().await.unwrap();
+        let done_at = p["items"][0]["doneAt"].as_str().unwrap().to_owned();
+        // Marking it done again keeps the first time.
+        let p: Value = h
+            .patch_item(id, &ids[0], "ada", None, &json!({"done": true}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(p["items"][0]["doneAt"], done_at.as_str());
+
+        let p: Value = h
+            .patch_item(
+                id,
+                &ids[2],
+                "ada",
+                None,
+                &json!({"position": 0, "title": "  c!  "}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let order: Vec<&str> = p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["c!", "a", "b"], "[{b}]");
+        let positions: Vec<i64> = p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["position"].as_i64().unwrap())
+            .collect();
+        assert_eq!(positions, [0, 1, 2]);
+        let p: Value = h
+            .patch_item(id, &ids[0], "ada", None, &json!({"done": false}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(p["items"][1]["doneAt"], Value::Null);
+        assert_eq!(p["version"], 5);
+
+        let res = h
+            .patch_item(id, &ids[0], "ada", Some("\"4\""), &json!({"done": true}))
+            .await;
+        assert_problem(res, 412, "precondition-failed").await;
+        let res = h
+            .patch_item(id, "no-such-item", "ada", None, &json!({"done": true}))
+            .await;
+        assert_problem(res, 404, "not-found").await;
+        let p = assert_problem(
+            h.patch_item(id, &ids[0], "ada", None, &json!({"position": 3}))
+                .await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(fields(&p), ["position"]);
+        let p = assert_problem(
+            h.patch_item(id, &ids[0], "ada", None, &json!({})).await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(fields(&p), [""]);
+        let p = assert_problem(
+            h.patch_item(id, &ids[0], "ada", None, &json!({"title": ""}))
+                .await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(fields(&p), ["title"]);
+        let p = assert_problem(
+            h.patch_item(id, &ids[0], "ada", None, &json!({"done": "yes"}))
+                .await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(fields(&p), ["done"]);
+    }
+}
+
+fn titles(page: &Value) -> Vec<String> {
+    let mut t: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["title"].as_str().unwrap().to_owned())
+        .collect();
+    t.sort();
+    t
+}
+
+#[tokio::test]
+async fn filters_search_and_date_ranges() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let mk = |title: &str,
+                  desc: &str,
+                  status: &str,
+                  tags: &[&str],
+                  start: &str,
+                  end: Option<&str>| {
+            json!({"title": title, "description": desc, "status": status, "tags": tags,
+                   "startDate": start, "endDate": end, "timezone": "UTC"})
+        };
+        h.create(
+            "ada",
+            mk(
+                "Garden",
+                "Plant tulips",
+                "active",
+                &["home", "outdoor"],
+                "2026-03-01",
+                Some("2026-03-31"),
+            ),
+        )
+        .await;
+        h.create(
+            "ada",
+            mk(
+                "Taxes",
+                "Forms and receipts",
+                "draft",
+                &["admin"],
+                "2026-04-10",
+                None,
+            ),
+        )
+        .await;
+        h.create(
+            "ada",
+            mk(
+                "Trip",
+                "Pack the tent",
+                "completed",
+                &["outdoor"],
+                "2026-05-01",
+                Some("2026-05-03"),
+            ),
+        )
+        .await;
+        h.create(
+            "bob",
+            mk(
+                "Bob's garden",
+                "tulips too",
+                "active",
+                &["outdoor"],
+                "2026-03-01",
+                None,
+            ),
+        )
+        .await;
+
+        assert_eq!(
+            titles(&h.get_json("", "ada").await),
+            ["Garden", "Taxes", "Trip"],
+            "[{b}]"
+        );
+        assert_eq!(titles(&h.get_json("?status=draft", "ada").await), ["Taxes"]);
+        assert_eq!(
+            titles(&h.get_json("?tag=outdoor", "ada").await),
+            ["Garden", "Trip"],
+            "[{b}]"
+        );
+        assert_eq!(
+            titles(&h.get_json("?q=tulips", "ada").await),
+            ["Garden"],
+            "[{b}]"
+        );
+        assert_eq!(
+            titles(&h.get_json("?q=RECEIPTS", "ada").await),
+            ["Taxes"],
+            "[{b}]"
+        );
+        assert_eq!(
+            titles(&h.get_json("?q=admin", "ada").await),
+            ["Taxes"],
+            "[{b}] tags are searched"
+        );
+        // A plan is in range when its span (or its start day) touches it.
+        assert_eq!(
+            titles(&h.get_json("?from=2026-03-15&to=2026-04-10", "ada").await),
+            ["Garden", "Taxes"],
+            "[{b}]"
+        );
+        assert_eq!(
+            titles(&h.get_json("?from=2026-04-11", "ada").await),
+            ["Trip"],
+            "[{b}]"
+        );
+        assert_eq!(
+            titles(&h.get_json("?to=2026-03-01", "ada").await),
+            ["Garden"],
+            "[{b}]"
+        );
+        assert_eq!(
+            titles(
+                &h.get_json("?from=2026-05-03&tag=outdoor&status=completed", "ada")
+                    .await
+            ),
+            ["Trip"]
+        );
+
+        let by_start = h.get_json("?sort=-startDate", "ada").await;
+        let order: Vec<&str> = by_start["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["Trip", "Taxes", "Garden"], "[{b}]");
+        let by_title = h.get_json("?sort=title", "ada").await;
+        let order: Vec<&str> = by_title["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["Garden", "Taxes", "Trip"], "[{b}]");
+    }
+}
+
+#[tokio::test]
+async fn pages_have_no_duplicates_or_gaps_while_plans_are_inserted() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let mut initial = HashSet::new();
+        for i in 0..22 {
+            let mut body = plan(&format!("P{}", i % 3));
+            body["startDate"] = json!(format!("2026-01-{:02}", 1 + i % 5));
+            initial.insert(
+                h.create("ada", body).await["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        for query in [
+            "limit=5",
+            "limit=6&sort=title",
+            "limit=4&sort=-startDate",
+            "limit=7&sort=updatedAt",
+        ] {
+            let mut seen = Vec::new();
+            let mut path = format!("?{query}");
+            for n in 0.. {
+                assert!(n < 30, "[{b}] {query}: pagination does not end");
+                let res = h.get(&path, "ada").await;
+                assert_eq!(res.status(), 200, "[{b}] {path}");
+                let link = res
+                    .headers()
+                    .get("link")
+                    .map(|l| l.to_str().unwrap().to_owned());
+                let page: Value = res.json().await.unwrap();
+                seen.extend(
+                    page["items"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|p| p["id"].as_str().unwrap().to_owned()),
+                );
+                let Some(cursor) = page["nextCursor"].as_str() else {
+                    break;
+                };
+                let link = link.expect("Link header");
+                assert!(
+                    link.contains(&format!("cursor={cursor}")) && link.ends_with("; rel=\"next\""),
+                    "{link}"
+                );
+                h.create("ada", plan(&format!("Inserted {n}"))).await;
+                path = format!("?{query}&cursor={cursor}");
+            }
+            let unique: HashSet<_> = seen.iter().cloned().collect();
+            assert_eq!(unique.len(), seen.len(), "[{b}] {query}: duplicates");
+            assert!(initial.is_subset(&unique), "[{b}] {query}: gaps");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_one_plan_however_often_it_is_sent() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let send = |body: Value, key: &'static str| {
+            h.req(Method::POST, "", "ada")
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+        };
+        let first = send(plan("Once"), "key-1").await.unwrap();
+        assert_eq!(first.status(), 201, "[{b}]");
+        let first: Value = first.json().await.unwrap();
+        let again = send(plan("Once"), "key-1").await.unwrap();
+        assert_eq!(again.status(), 201);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(
+            again.json::<Value>().await.unwrap(),
+            first,
+            "[{b}] the first result"
+        );
+        assert_eq!(h.count("ada").await, 1, "[{b}]");
+
+        // Concurrent retries: still one plan.
+        let results = futures::future::join_all((0..5).map(|_| send(plan("Racy"), "key-2"))).await;
+        let ok = results
+            .iter()
+            .filter(|r| r.as_ref().unwrap().status() == 201)
+            .count();
+        assert!(ok >= 1, "[{b}]");
+        for r in results {
+            let s = r.unwrap().status().as_u16();
+            assert!(s == 201 || s == 409, "[{b}] {s}");
+        }
+        assert_eq!(h.count("ada").await, 2, "[{b}]");
+
+        let p = assert_problem(
+            send(plan("Different"), "key-1").await.unwrap(),
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(fields(&p), ["Idempotency-Key"]);
+        // Keys are per user: bob's key-1 is his own.
+        let res = h
+            .req(Method::POST, "", "bob")
+            .header("idempotency-key", "key-1")
+            .json(&plan("Once"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        assert_ne!(res.json::<Value>().await.unwrap()["id"], first["id"]);
+        // A refused request does not use up its key.
+        let mut bad = plan("Bad");
+        bad["timezone"] = json!("Mars/Olympus");
+        assert_problem(send(bad, "key-3").await.unwrap(), 422, "validation").await;
+        assert_eq!(send(plan("Good"), "key-3").await.unwrap().status(), 201);
+    }
+}
+
+#[tokio::test]
+async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
+    use plangen_plan::store::Claim;
+    for h in harnesses().await {
+        let b = h.backend;
+        let store = h.state.store.clone();
+        let t0 = chrono::Utc::now();
+        assert_eq!(
+            store.claim_key("ada", "k", "h1", t0).await.unwrap(),
+            Claim::New,
+            "[{b}]"
+        );
+        assert_eq!(
+            store.claim_key("ada", "k", "h1", t0).await.unwrap(),
+            Claim::InProgress,
+            "[{b}]"
+        );
+        assert_eq!(
+            store.claim_key("bob", "k", "h1", t0).await.unwrap(),
+            Claim::New,
+            "[{b}] per owner"
+        );
+        // A claim whose request died is free again after the claim timeout.
+        let later = t0 + chrono::Duration::seconds(61);
+        assert_eq!(
+            store.claim_key("ada", "k", "h1", later).await.unwrap(),
+            Claim::New,
+            "[{b}]"
+        );
+        store
+            .complete_key("ada", "k", "{\"done\":1}")
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim_key("ada", "k", "h1", later).await.unwrap(),
+            Claim::Done("{\"done\":1}".into()),
+            "[{b}]"
+        );
+        assert_eq!(
+            store.claim_key("ada", "k", "h2", later).await.unwrap(),
+            Claim::Mismatch,
+            "[{b}]"
+        );
+        // Bob's unfinished claim was not touched by Ada's takeover.
+        assert_eq!(
+            store.claim_key("bob", "k", "h1", t0).await.unwrap(),
+            Claim::InProgress,
+            "[{b}]"
+        );
+        // A finished record is forgotten after a day.
+        let next_day = later + chrono::Duration::hours(25);
+        assert_eq!(
+            store.claim_key("ada", "k", "h2", next_day).await.unwrap(),
+            Claim::New,
+            "[{b}]"
+        );
+        store.release_key("ada", "k").await.unwrap();
+        assert_eq!(
+            store.claim_key("ada", "k", "h3", next_day).await.unwrap(),
+            Claim::New,
+            "[{b}]"
+        );
+    }
+}
+
+#[tokio::test]
+async fn stores_write_only_over_the_version_they_read() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let created = h.create("ada", plan("Race")).await;
+        let store = h.state.store.clone();
+        let id = created["id"].as_str().unwrap();
+        let mut p = store.get(id).await.unwrap().expect("stored");
+        p.title = "Writer one".into();
+        p.version = 2;
+        assert!(store.replace(&p, 1).await.unwrap(), "[{b}]");
+        // A second writer that also read version 1 loses, and changes nothing.
+        let mut other = p.clone();
+        other.title = "Writer two".into();
+        assert!(!store.replace(&other, 1).await.unwrap(), "[{b}]");
+        assert!(!store.delete(id, 1).await.unwrap(), "[{b}]");
+        assert_eq!(
+            store.get(id).await.unwrap().unwrap().title,
+            "Writer one",
+            "[{b}]"
+        );
+        assert!(
+            matches!(
+                store.insert(&p).await,
+                Err(plangen_plan::store::StoreError::Conflict)
+            ),
+            "[{b}] duplicate id"
+        );
+        assert!(store.delete(id, 2).await.unwrap(), "[{b}]");
+        assert!(store.get(id).await.unwrap().is_none(), "[{b}]");
+    }
+}

@@ -1,0 +1,490 @@
+//! Plans from templates (over HTTP to a real template service), schedules with recurrence,
+//! iCalendar output, and bad input — against every backend available.
+
+mod common;
+
+use common::*;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+fn dst_template() -> Value {
+    json!({
+        "name": "Berlin week", "description": "Across the spring DST change", "category": "Test",
+        "tags": ["dst"], "visibility": "private",
+        "steps": [
+            { "title": "Day before", "offsetDays": -1, "timeOfDay": "09:00" },
+            { "title": "Start", "offsetDays": 0, "timeOfDay": "09:00", "durationMinutes": 60 },
+            { "title": "After the change", "offsetDays": 1, "timeOfDay": "09:00" },
+            { "title": "Default time", "offsetDays": 2 },
+            { "title": "In the gap", "offsetDays": 1, "timeOfDay": "02:30" }
+        ]
+    })
+}
+
+#[tokio::test]
+async fn from_template_resolves_local_times_across_a_dst_change() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let template_id = h.create_template("ada", dst_template()).await;
+        let res = h
+            .post("/from-template", "ada", &json!({
+                "templateId": template_id, "startDate": "2026-03-28", "timezone": "Europe/Berlin"
+            }))
+            .await;
+        assert_eq!(res.status(), 201, "[{b}]");
+        assert_eq!(res.headers()["etag"], "\"1\"");
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["title"], "Berlin week", "the template's name by default");
+        assert_eq!(p["templateId"], template_id.as_str());
+        assert_eq!(p["templateVersion"], 1);
+        assert_eq!(p["tags"], json!(["dst"]));
+        assert_eq!(p["endDate"], "2026-03-30");
+        let dues: Vec<&str> = p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["dueAt"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dues,
+            [
+                "2026-03-27T08:00:00.000000Z", // CET, +01:00
+                "2026-03-28T08:00:00.000000Z",
+                "2026-03-29T07:00:00.000000Z", // CEST, +02:00: still 09:00 local
+                "2026-03-30T07:00:00.000000Z", // 09:00 by default
+                "2026-03-29T01:30:00.000000Z", // 02:30 does not exist: 03:30 CEST
+            ],
+            "[{b}]"
+        );
+        assert_eq!(p["items"][1]["durationMinutes"], 60);
+
+        let res = h
+            .post("/from-template", "ada", &json!({
+                "templateId": template_id, "startDate": "2026-03-28", "timezone": "America/New_York", "title": "NY"
+            }))
+            .await;
+        let p: Value = res.json().await.unwrap();
+        assert_eq!(p["title"], "NY");
+        assert_eq!(
+            p["items"][1]["dueAt"], "2026-03-28T13:00:00.000000Z",
+            "[{b}] EDT since 8 March"
+        );
+
+        // Someone else's private template is not found, through the template service's rules.
+        let res = h
+            .post(
+                "/from-template",
+                "bob",
+                &json!({"templateId": template_id, "startDate": "2026-03-28", "timezone": "UTC"}),
+            )
+            .await;
+        assert_problem(res, 404, "not-found").await;
+        let res = h
+            .post("/from-template", "ada", &json!({"templateId": uuid::Uuid::now_v7().to_string(), "startDate": "2026-03-28", "timezone": "UTC"}))
+            .await;
+        assert_problem(res, 404, "not-found").await;
+        let res = h
+            .post(
+                "/from-template",
+                "ada",
+                &json!({"templateId": "../../etc", "startDate": "2026-03-28", "timezone": "UTC"}),
+            )
+            .await;
+        assert_problem(res, 404, "not-found").await;
+        let p = assert_problem(
+            h.post("/from-template", "ada", &json!({"templateId": template_id, "startDate": "28.03.2026", "timezone": "Berlin"})).await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(fields(&p), ["startDate", "timezone"]);
+        assert_eq!(h.count("bob").await, 0);
+        assert_eq!(h.count("ada").await, 2, "[{b}]");
+
+        // Idempotent too.
+        let send = || {
+            h.req(Method::POST, "/from-template", "ada")
+                .header("idempotency-key", "tpl-1")
+                .json(&json!({"templateId": template_id, "startDate": "2026-03-28", "timezone": "UTC"}))
+                .send()
+        };
+        let first: Value = send().await.unwrap().json().await.unwrap();
+        let again: Value = send().await.unwrap().json().await.unwrap();
+        assert_eq!(first["id"], again["id"], "[{b}]");
+        assert_eq!(h.count("ada").await, 3, "[{b}]");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_template_service_is_a_502_and_makes_no_plan() {
+    // A port where nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let options = Options {
+        template_url: Some(format!("http://127.0.0.1:{port}")),
+        template_timeout_ms: Some(2000),
+    };
+    for h in harnesses_with(options).await {
+        let res = h
+            .req(Method::POST, "/from-template", "ada")
+            .header("idempotency-key", "down-1")
+            .json(&json!({"templateId": uuid::Uuid::now_v7().to_string(), "startDate": "2026-03-28", "timezone": "UTC"}))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 502, "bad-gateway").await;
+        assert_eq!(h.count("ada").await, 0, "[{}] no half-made plan", h.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_template_service_that_hangs_is_a_504() {
+    // Accepts connections, never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let options = Options {
+        template_url: Some(format!("http://{addr}")),
+        template_timeout_ms: Some(300),
+    };
+    for h in harnesses_with(options).await {
+        let res = h
+            .post("/from-template", "ada", &json!({"templateId": uuid::Uuid::now_v7().to_string(), "startDate": "2026-03-28", "timezone": "UTC"}))
+            .await;
+        assert_problem(res, 504, "gateway-timeout").await;
+        assert_eq!(h.count("ada").await, 0, "[{}]", h.backend);
+    }
+}
+
+fn weekly_plan() -> Value {
+    json!({
+        "title": "Weekly review", "startDate": "2026-03-16", "timezone": "Europe/Berlin",
+        "items": [
+            { "title": "Review", "dueAt": "2026-03-16T08:00:00Z", "durationMinutes": 45 },
+            { "title": "Follow-up", "dueAt": "2026-03-17T16:30:00Z" },
+            { "title": "Someday" }
+        ],
+        "recurrence": { "rrule": "FREQ=WEEKLY;BYDAY=MO;COUNT=6", "exdates": ["2026-03-30T09:00:00+02:00"] }
+    })
+}
+
+#[tokio::test]
+async fn the_schedule_expands_a_weekly_rule_in_local_time_and_orders_by_time() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let weekly = h.create("ada", weekly_plan()).await;
+        let mut one_off = plan("One-off");
+        one_off["items"] = json!([{ "title": "Dentist", "dueAt": "2026-03-24T07:15:00Z" }, { "title": "Far away", "dueAt": "2027-01-01T00:00:00Z" }]);
+        let one_off = h.create("ada", one_off).await;
+        h.create("bob", weekly_plan()).await;
+
+        let s = h
+            .get_json(
+                "/schedule?from=2026-03-16T00:00:00Z&to=2026-04-14T00:00:00Z",
+                "ada",
+            )
+            .await;
+        let got: Vec<(String, String)> = s["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                (
+                    e["title"].as_str().unwrap().to_owned(),
+                    e["dueAt"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let want = [
+            ("Review", "2026-03-16T08:00:00.000000Z"),    // 09:00 CET
+            ("Follow-up", "2026-03-17T16:30:00.000000Z"), // 17:30 CET
+            ("Review", "2026-03-23T08:00:00.000000Z"),
+            ("Dentist", "2026-03-24T07:15:00.000000Z"),
+            ("Follow-up", "2026-03-24T16:30:00.000000Z"),
+            // 30 March is an exception; after the DST change 09:00 CEST is 07:00 UTC.
+            ("Review", "2026-04-06T07:00:00.000000Z"),
+            ("Follow-up", "2026-04-07T15:30:00.000000Z"),
+            ("Review", "2026-04-13T07:00:00.000000Z"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(got, want, "[{b}]");
+        let first = &s["items"][0];
+        assert_eq!(first["planId"], weekly["id"]);
+        assert_eq!(first["planTitle"], "Weekly review");
+        assert_eq!(first["itemId"], weekly["items"][0]["id"]);
+        assert_eq!(first["durationMinutes"], 45);
+        assert_eq!(first["occurrence"], "2026-03-16T08:00:00.000000Z");
+        assert_eq!(s["items"][4]["occurrence"], "2026-03-23T08:00:00.000000Z");
+        assert_eq!(s["items"][3]["occurrence"], Value::Null);
+        assert_eq!(s["items"][3]["planId"], one_off["id"]);
+
+        // COUNT=6 ends the series: 16.3 + 5 more Mondays (30.3 skipped) end on 20.4.
+        let late = h
+            .get_json(
+                "/schedule?from=2026-04-20T00:00:00Z&to=2026-05-20T00:00:00Z",
+                "ada",
+            )
+            .await;
+        let late: Vec<&str> = late["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["dueAt"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            late,
+            ["2026-04-20T07:00:00.000000Z", "2026-04-21T15:30:00.000000Z"],
+            "[{b}]"
+        );
+
+        for (query, field) in [
+            ("", "from,to"),
+            ("?from=2026-01-01T00:00:00Z", "to"),
+            ("?from=yesterday&to=2026-01-02T00:00:00Z", "from"),
+            ("?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "to"),
+            ("?from=2026-01-01T00:00:00Z&to=2027-01-03T00:00:00Z", "to"),
+        ] {
+            let p = assert_problem(
+                h.get(&format!("/schedule{query}"), "ada").await,
+                422,
+                "validation",
+            )
+            .await;
+            assert_eq!(fields(&p).join(","), field, "[{b}] {query}");
+        }
+    }
+}
+
+/// Content lines of an iCalendar text, unfolded.
+fn unfold(ics: &str) -> Vec<String> {
+    assert!(ics.contains("\r\n"), "CRLF line ends");
+    ics.replace("\r\n ", "")
+        .split("\r\n")
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn events(lines: &[String]) -> Vec<Vec<String>> {
+    let mut out = Vec::new();
+    let mut current: Option<Vec<String>> = None;
+    for l in lines {
+        match l.as_str() {
+            "BEGIN:VEVENT" => current = Some(Vec::new()),
+            "END:VEVENT" => out.push(current.take().expect("END without BEGIN")),
+            _ => {
+                if let Some(c) = current.as_mut() {
+                    c.push(l.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+fn prop<'a>(event: &'a [String], name: &str) -> Option<&'a str> {
+    event.iter().find_map(|l| {
+        let (key, value) = l.split_once(':')?;
+        (key == name || key.starts_with(&format!("{name};"))).then_some(value)
+    })
+}
+
+#[tokio::test]
+async fn calendar_ics_parses_back_into_the_plan() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let mut body = plan("Launch; phase 1, \"beta\"");
+        body["items"][0]["notes"] = json!("Line one\nline two, with a comma");
+        body["items"][0]["title"] = json!(format!("Long {}", "é".repeat(50)));
+        let p = h.create("ada", body).await;
+        let res = h
+            .get(
+                &format!("/{}/calendar.ics", p["id"].as_str().unwrap()),
+                "ada",
+            )
+            .await;
+        assert_eq!(res.status(), 200, "[{b}]");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/calendar")
+        );
+        let text = res.text().await.unwrap();
+        for raw in text.split("\r\n") {
+            assert!(raw.len() <= 75, "folded at 75 octets: {raw}");
+        }
+        let lines = unfold(&text);
+        assert_eq!(lines.first().unwrap(), "BEGIN:VCALENDAR");
+        assert_eq!(lines.last().unwrap(), "END:VCALENDAR");
+        assert!(lines.contains(&"VERSION:2.0".to_owned()));
+        assert!(
+            lines.contains(&"X-WR-CALNAME:Launch\\; phase 1\\, \"beta\"".to_owned()),
+            "{lines:?}"
+        );
+        let ev = events(&lines);
+        assert_eq!(ev.len(), 1, "[{b}] only dated items become events");
+        assert_eq!(
+            prop(&ev[0], "UID"),
+            Some(format!("{}@plangen", p["items"][0]["id"].as_str().unwrap()).as_str())
+        );
+        assert_eq!(prop(&ev[0], "DTSTART"), Some("20260302T080000Z"));
+        assert_eq!(prop(&ev[0], "DURATION"), Some("PT30M"));
+        assert_eq!(
+            prop(&ev[0], "SUMMARY"),
+            Some(format!("Long {}", "é".repeat(50)).as_str())
+        );
+        assert_eq!(
+            prop(&ev[0], "DESCRIPTION"),
+            Some("Line one\\nline two\\, with a comma")
+        );
+
+        let weekly = h.create("ada", weekly_plan()).await;
+        let text = h
+            .get(
+                &format!("/{}/calendar.ics", weekly["id"].as_str().unwrap()),
+                "ada",
+            )
+            .await
+            .text()
+            .await
+            .unwrap();
+        let ev = events(&unfold(&text));
+        assert_eq!(ev.len(), 2, "[{b}]");
+        assert_eq!(prop(&ev[0], "DTSTART"), Some("20260316T090000"));
+        assert!(ev[0].contains(&"DTSTART;TZID=Europe/Berlin:20260316T090000".to_owned()));
+        assert_eq!(prop(&ev[0], "RRULE"), Some("FREQ=WEEKLY;BYDAY=MO;COUNT=6"));
+        assert_eq!(prop(&ev[0], "EXDATE"), Some("20260330T090000"));
+        // The follow-up is a day and 8.5 hours after DTSTART; so is its exception.
+        assert_eq!(prop(&ev[1], "DTSTART"), Some("20260317T173000"));
+        assert_eq!(prop(&ev[1], "EXDATE"), Some("20260331T173000"));
+    }
+}
+
+#[tokio::test]
+async fn malformed_bodies_queries_and_ids_get_problem_json() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let res = h
+            .req(Method::POST, "", "ada")
+            .header("content-type", "application/json")
+            .body("{\"title\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 400, "malformed-request").await;
+        let res = h
+            .req(Method::POST, "", "ada")
+            .body("title=x")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(res, 415, "unsupported-media-type").await;
+        let p = assert_problem(
+            h.post("", "ada", &json!({"title": "x"})).await,
+            422,
+            "validation",
+        )
+        .await;
+        assert_eq!(fields(&p), ["startDate"], "[{b}]");
+        let p = assert_problem(h.post("", "ada", &json!({"title": "x", "startDate": "2026-01-01", "timezone": "UTC", "status": "paused"})).await, 422, "validation").await;
+        assert_eq!(fields(&p), ["status"], "[{b}]");
+
+        let body = json!({
+            "title": "", "startDate": "2026-02-30", "endDate": "2025-01-01", "timezone": "Mars/Olympus",
+            "tags": ["x".repeat(33)],
+            "items": [{"title": "ok", "dueAt": "next tuesday"}, {"title": "ok", "durationMinutes": 0, "id": "a b"}]
+        });
+        let p = assert_problem(h.post("", "ada", &body).await, 422, "validation").await;
+        assert_eq!(
+            fields(&p),
+            [
+                "title",
+                "startDate",
+                "timezone",
+                "tags.0",
+                "items.0.dueAt",
+                "items.1.id",
+                "items.1.durationMinutes"
+            ],
+            "[{b}] {p}"
+        );
+        let mut body = plan("Dates");
+        body["startDate"] = json!("2026-03-10");
+        body["endDate"] = json!("2026-03-09");
+        body["items"] = json!([{"title": "far", "dueAt": "3000-01-01T00:00:00Z"}]);
+        let p = assert_problem(h.post("", "ada", &body).await, 422, "validation").await;
+        assert_eq!(fields(&p), ["endDate", "items.0.dueAt"], "[{b}]");
+        let mut body = plan("Rule");
+        body["recurrence"] = json!({"rrule": "FREQ=FORTNIGHTLY", "exdates": []});
+        let p = assert_problem(h.post("", "ada", &body).await, 422, "validation").await;
+        assert_eq!(fields(&p), ["recurrence.rrule"], "[{b}]");
+        body["recurrence"] = json!({"rrule": "FREQ=WEEKLY", "exdates": ["soon"]});
+        let p = assert_problem(h.post("", "ada", &body).await, 422, "validation").await;
+        assert_eq!(fields(&p), ["recurrence.exdates.0"], "[{b}]");
+        body["recurrence"] = json!({"rrule": "FREQ=WEEKLY", "exdates": []});
+        body["items"] = json!([{"title": "now", "dueAt": "2026-03-02T08:00:00Z"}, {"title": "much later", "dueAt": "2028-03-02T08:00:00Z"}]);
+        let p = assert_problem(h.post("", "ada", &body).await, 422, "validation").await;
+        assert_eq!(fields(&p), ["recurrence"], "[{b}]");
+        let mut body = plan("Too many");
+        body["items"] = json!(vec![json!({"title": "i"}); 501]);
+        let p = assert_problem(h.post("", "ada", &body).await, 422, "validation").await;
+        assert_eq!(fields(&p), ["items"], "[{b}]");
+        body["items"] = json!(vec![json!({"title": "i"}); 500]);
+        assert_eq!(
+            h.post("", "ada", &body).await.status(),
+            201,
+            "[{b}] 500 items are fine"
+        );
+
+        for (query, field) in [
+            ("?limit=0", "limit"),
+            ("?limit=1000", "limit"),
+            ("?sort=ownerId", "sort"),
+            ("?cursor=%%%", "cursor"),
+            ("?status=paused", "status"),
+            ("?from=2026-13-01", "from"),
+            ("?from=2026-03-02&to=2026-03-01", "to"),
+            ("?owner=me", "owner"),
+        ] {
+            let p = assert_problem(h.get(query, "ada").await, 422, "validation").await;
+            assert_eq!(fields(&p), [field], "[{b}] {query}");
+        }
+        assert_problem(h.get("/x%20y", "ada").await, 404, "not-found").await;
+        assert_problem(
+            h.get("/0192a000-0000-7000-8000-000000000000", "ada").await,
+            404,
+            "not-found",
+        )
+        .await;
+        let res = h.http.get(h.url("")).send().await.unwrap();
+        assert_problem(res, 401, "unauthenticated").await;
+        let res = h.http.get(h.server.url("/readyz")).send().await.unwrap();
+        assert_eq!(res.status(), 200, "[{b}] readyz");
+        let doc: Value = h
+            .http
+            .get(h.server.url("/openapi.json"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(
+            doc["paths"]["/api/plans/{id}/items/{item_id}"]["patch"].is_object(),
+            "{doc}"
+        );
+        assert!(doc["paths"]["/api/plans/from-template"]["post"].is_object());
+    }
+}

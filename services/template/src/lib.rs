@@ -1,0 +1,94 @@
+//! The template service: reusable plan templates under `/api/templates`.
+//!
+//! [`TemplateConfig`] (env) → [`TemplateState`] (store, token verifier) → [`app`] →
+//! `plangen_core::serve`.
+
+pub mod config;
+pub use plangen_core::rest as http;
+pub mod model;
+mod routes;
+pub mod store;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use plangen_core::ops::FnCheck;
+use plangen_core::shared_state::SharedState;
+use plangen_core::{Authenticator, ServiceOps, TokenKeys, service_router};
+
+pub use config::{Database, TemplateConfig};
+pub use routes::ApiDoc;
+
+use store::{MongoTemplateStore, SqliteTemplateStore, StoreError, TemplateStore};
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct TemplateState {
+    pub store: Arc<dyn TemplateStore>,
+    pub authenticator: Authenticator,
+    pub shared: SharedState,
+    pub config: Arc<TemplateConfig>,
+}
+
+impl FromRef<TemplateState> for Authenticator {
+    fn from_ref(state: &TemplateState) -> Self {
+        state.authenticator.clone()
+    }
+}
+
+/// Opens the configured store (without migrating).
+pub async fn open_store(database: &Database) -> Result<Arc<dyn TemplateStore>, StoreError> {
+    Ok(match database {
+        Database::Mongo(settings) => Arc::new(MongoTemplateStore::connect(settings).await?),
+        Database::Sqlite(path) => Arc::new(SqliteTemplateStore::open(path).await?),
+    })
+}
+
+impl TemplateState {
+    /// Opens the store, brings its schema/indexes up to date, sets up the token verifier.
+    pub async fn new(config: TemplateConfig) -> Result<Self, StoreError> {
+        let store = open_store(&config.database).await?;
+        store.migrate().await?;
+        let shared = SharedState::from_config(config.redis.as_ref());
+        Ok(Self::with_parts(config, store, shared))
+    }
+
+    pub fn with_parts(
+        config: TemplateConfig,
+        store: Arc<dyn TemplateStore>,
+        shared: SharedState,
+    ) -> Self {
+        // Only verifies tokens, so the lifetime here is never used to sign.
+        let keys = Arc::new(TokenKeys::new(
+            &config.access_token_secret,
+            std::time::Duration::from_secs(900),
+        ));
+        let authenticator =
+            Authenticator::new(keys, shared.deny_list.clone(), config.deny_list_fail_open);
+        Self {
+            store,
+            authenticator,
+            shared,
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The template service's router, operational endpoints included.
+pub fn app(state: TemplateState) -> Router {
+    use utoipa::OpenApi as _;
+    let store = state.store.clone();
+    let mut ops = ServiceOps::new("template", ApiDoc::openapi()).check(Arc::new(FnCheck::new(
+        "database",
+        move || {
+            let store = store.clone();
+            async move { store.ping().await.map_err(|e| e.to_string()) }
+        },
+    )));
+    if let Some(redis) = &state.shared.redis {
+        ops = ops.check(redis.clone());
+    }
+    let cors = plangen_core::cors::cors_layer(&state.config.allowed_origins);
+    service_router(routes::router(state), ops).layer(cors)
+}

@@ -1,0 +1,375 @@
+//! MongoDB backend through the official driver. Ids are UUIDv7 strings in `_id`, timestamps
+//! fixed-width RFC 3339 strings (they sort as time), so cursors match the SQLite backend's.
+//!
+//! The documents sent (filters, sorts, pipelines, indexes) are built by pure functions, unit
+//! tested below.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures::TryStreamExt as _;
+use mongodb::bson::{self, Bson, Document, doc};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
+use mongodb::{Client, Collection, Database, IndexModel};
+
+use super::{CategoryCount, ListQuery, SortField, StoreError, TemplateStore};
+use crate::http::Direction;
+use crate::model::Template;
+
+/// How to reach MongoDB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MongoSettings {
+    pub url: String,
+    pub database: String,
+    pub collection: String,
+    pub max_pool_size: u32,
+    /// Connect and server-selection timeout.
+    pub timeout: Duration,
+}
+
+pub struct MongoTemplateStore {
+    db: Database,
+    coll: Collection<Document>,
+}
+
+/// Client options from the URL, with our defaults where the URL says nothing: majority writes
+/// and retryable reads/writes, so the service is ready for a replica set.
+pub async fn client_options(
+    settings: &MongoSettings,
+    app: &str,
+) -> Result<ClientOptions, StoreError> {
+    let mut opts = ClientOptions::parse(&settings.url).await?;
+    opts.app_name.get_or_insert_with(|| app.to_owned());
+    opts.max_pool_size = Some(settings.max_pool_size);
+    opts.connect_timeout = Some(settings.timeout);
+    opts.server_selection_timeout = Some(settings.timeout);
+    opts.retry_writes.get_or_insert(true);
+    opts.retry_reads.get_or_insert(true);
+    opts.write_concern
+        .get_or_insert_with(WriteConcern::majority);
+    Ok(opts)
+}
+
+impl MongoTemplateStore {
+    /// Creates the client; no I/O happens until the first operation (`migrate` at start).
+    pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
+        let client = Client::with_options(client_options(settings, "plangen-template").await?)?;
+        let db = client.database(&settings.database);
+        let coll = db.collection::<Document>(&settings.collection);
+        Ok(Self { db, coll })
+    }
+}
+
+pub(crate) fn field(sort: SortField) -> &'static str {
+    match sort {
+        SortField::Name => "name",
+        SortField::CreatedAt => "createdAt",
+        SortField::UpdatedAt => "updatedAt",
+    }
+}
+
+/// The indexes created at start: owner + each sort key, public + newest, the filters, and the
+/// text index behind `q`. `_id` is unique by itself. The sort's `_id` tie-breaker is left out
+/// of the compound keys (nx-27017 rejects inserts into indexes naming `_id`); ties on one
+/// timestamp are rare, so MongoDB sorts them in memory.
+pub(crate) fn index_models() -> Vec<IndexModel> {
+    let named = |keys: Document, name: &str| {
+        IndexModel::builder()
+            .keys(keys)
+            .options(IndexOptions::builder().name(name.to_owned()).build())
+            .build()
+    };
+    vec![
+        named(doc! { "ownerId": 1, "createdAt": -1 }, "owner_createdAt"),
+        named(doc! { "ownerId": 1, "updatedAt": -1 }, "owner_updatedAt"),
+        named(doc! { "ownerId": 1, "name": 1 }, "owner_name"),
+        named(
+            doc! { "visibility": 1, "createdAt": -1 },
+            "visibility_createdAt",
+        ),
+        named(doc! { "category": 1 }, "category"),
+        named(doc! { "tags": 1 }, "tags"),
+        IndexModel::builder()
+            .keys(doc! { "name": "text", "description": "text", "tags": "text" })
+            .options(
+                IndexOptions::builder()
+                    .name("search".to_owned())
+                    // No stemming or stop words: a search for a word finds that word.
+                    .default_language("none".to_owned())
+                    .build(),
+            )
+            .build(),
+    ]
+}
+
+fn visible(viewer: &str, owner_only: bool) -> Document {
+    if owner_only {
+        doc! { "ownerId": viewer }
+    } else {
+        doc! { "$or": [ { "ownerId": viewer }, { "visibility": "public" } ] }
+    }
+}
+
+pub(crate) fn list_filter(q: &ListQuery) -> Document {
+    let mut and = vec![visible(&q.viewer, q.owner_me)];
+    if let Some(c) = &q.category {
+        and.push(doc! { "category": c });
+    }
+    if let Some(v) = q.visibility {
+        and.push(doc! { "visibility": v.as_str() });
+    }
+    if let Some(t) = &q.tag {
+        and.push(doc! { "tags": t });
+    }
+    if let Some(c) = &q.after {
+        let f = field(q.sort);
+        let cmp = match q.direction {
+            Direction::Asc => "$gt",
+            Direction::Desc => "$lt",
+        };
+        and.push(doc! { "$or": [
+            { f: { cmp: &c.k } },
+            { f: &c.k, "_id": { cmp: &c.i } },
+        ] });
+    }
+    let mut filter = doc! { "$and": and };
+    if let Some(text) = &q.q {
+        // $text must sit at the top level; its words are OR-ed, case-insensitively.
+        filter.insert("$text", doc! { "$search": text });
+    }
+    filter
+}
+
+pub(crate) fn list_sort(sort: SortField, direction: Direction) -> Document {
+    let d = match direction {
+        Direction::Asc => 1,
+        Direction::Desc => -1,
+    };
+    doc! { field(sort): d, "_id": d }
+}
+
+pub(crate) fn categories_pipeline(viewer: &str) -> Vec<Document> {
+    vec![
+        doc! { "$match": visible(viewer, false) },
+        doc! { "$group": { "_id": "$category", "count": { "$sum": 1 } } },
+        doc! { "$sort": { "_id": 1 } },
+    ]
+}
+
+/// The stored document: the template with its id as `_id`.
+pub(crate) fn to_doc(t: &Template) -> Result<Document, StoreError> {
+    let mut d = bson::to_document(t).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let id = d.remove("id").unwrap_or(Bson::Null);
+    let mut out = doc! { "_id": id };
+    out.extend(d);
+    Ok(out)
+}
+
+pub(crate) fn from_doc(mut d: Document) -> Result<Template, StoreError> {
+    if let Some(id) = d.remove("_id") {
+        d.insert("id", id);
+    }
+    bson::from_document(d).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
+    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
+        || matches!(&*e.kind, ErrorKind::Command(c) if c.code == 11000)
+}
+
+#[async_trait]
+impl TemplateStore for MongoTemplateStore {
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.coll.create_indexes(index_models()).await?;
+        Ok(())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
+    async fn insert(&self, t: &Template) -> Result<(), StoreError> {
+        match self.coll.insert_one(to_doc(t)?).await {
+            Ok(_) => Ok(()),
+            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Template>, StoreError> {
+        self.coll
+            .find_one(doc! { "_id": id })
+            .await?
+            .map(from_doc)
+            .transpose()
+    }
+
+    async fn replace(&self, t: &Template, expected_version: i64) -> Result<bool, StoreError> {
+        let done = self
+            .coll
+            .replace_one(
+                doc! { "_id": &t.id, "version": expected_version },
+                to_doc(t)?,
+            )
+            .await?;
+        Ok(done.matched_count == 1)
+    }
+
+    async fn delete(&self, id: &str, expected_version: i64) -> Result<bool, StoreError> {
+        let done = self
+            .coll
+            .delete_one(doc! { "_id": id, "version": expected_version })
+            .await?;
+        Ok(done.deleted_count == 1)
+    }
+
+    async fn list(&self, q: &ListQuery) -> Result<Vec<Template>, StoreError> {
+        let cursor = self
+            .coll
+            .find(list_filter(q))
+            .sort(list_sort(q.sort, q.direction))
+            .limit(i64::from(q.limit))
+            .await?;
+        let docs: Vec<Document> = cursor.try_collect().await?;
+        docs.into_iter().map(from_doc).collect()
+    }
+
+    async fn categories(&self, viewer: &str) -> Result<Vec<CategoryCount>, StoreError> {
+        let cursor = self.coll.aggregate(categories_pipeline(viewer)).await?;
+        let docs: Vec<Document> = cursor.try_collect().await?;
+        docs.iter()
+            .map(|d| {
+                let name = d
+                    .get_str("_id")
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let count = match d.get("count") {
+                    Some(Bson::Int32(n)) => i64::from(*n),
+                    Some(Bson::Int64(n)) => *n,
+                    Some(Bson::Double(n)) => *n as i64,
+                    _ => return Err(StoreError::Corrupt("count is not a number".into())),
+                };
+                Ok(CategoryCount {
+                    name: name.to_owned(),
+                    count: count.max(0) as u64,
+                })
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Cursor;
+    use crate::model::{Step, Visibility};
+
+    fn query() -> ListQuery {
+        ListQuery {
+            viewer: "u1".into(),
+            q: None,
+            category: None,
+            tag: None,
+            visibility: None,
+            owner_me: false,
+            sort: SortField::CreatedAt,
+            direction: Direction::Desc,
+            after: None,
+            limit: 21,
+        }
+    }
+
+    #[test]
+    fn the_plain_list_filter_is_own_or_public() {
+        assert_eq!(
+            list_filter(&query()),
+            doc! { "$and": [ { "$or": [ { "ownerId": "u1" }, { "visibility": "public" } ] } ] }
+        );
+    }
+
+    #[test]
+    fn every_filter_and_the_cursor_land_in_the_filter_document() {
+        let q = ListQuery {
+            q: Some("run fast".into()),
+            category: Some("Health".into()),
+            tag: Some("fit".into()),
+            visibility: Some(Visibility::Public),
+            owner_me: true,
+            sort: SortField::Name,
+            direction: Direction::Asc,
+            after: Some(Cursor {
+                s: "name".into(),
+                k: "M".into(),
+                i: "id9".into(),
+            }),
+            ..query()
+        };
+        assert_eq!(
+            list_filter(&q),
+            doc! {
+                "$and": [
+                    { "ownerId": "u1" },
+                    { "category": "Health" },
+                    { "visibility": "public" },
+                    { "tags": "fit" },
+                    { "$or": [ { "name": { "$gt": "M" } }, { "name": "M", "_id": { "$gt": "id9" } } ] },
+                ],
+                "$text": { "$search": "run fast" },
+            }
+        );
+        assert_eq!(
+            list_sort(SortField::UpdatedAt, Direction::Desc),
+            doc! { "updatedAt": -1, "_id": -1 }
+        );
+    }
+
+    #[test]
+    fn categories_are_grouped_over_visible_templates() {
+        assert_eq!(
+            categories_pipeline("u1"),
+            vec![
+                doc! { "$match": { "$or": [ { "ownerId": "u1" }, { "visibility": "public" } ] } },
+                doc! { "$group": { "_id": "$category", "count": { "$sum": 1 } } },
+                doc! { "$sort": { "_id": 1 } },
+            ]
+        );
+    }
+
+    #[test]
+    fn indexes_cover_owner_sorts_and_text_search() {
+        let keys: Vec<Document> = index_models().into_iter().map(|m| m.keys).collect();
+        assert!(keys.contains(&doc! { "ownerId": 1, "createdAt": -1 }));
+        assert!(keys.contains(&doc! { "ownerId": 1, "name": 1 }));
+        assert!(keys.contains(&doc! { "name": "text", "description": "text", "tags": "text" }));
+    }
+
+    #[test]
+    fn documents_keep_the_id_in_underscore_id_and_round_trip() {
+        let now = crate::http::now();
+        let t = Template {
+            id: "0192-x".into(),
+            owner_id: "u1".into(),
+            name: "n".into(),
+            description: String::new(),
+            category: "c".into(),
+            tags: vec!["a".into()],
+            visibility: Visibility::Public,
+            steps: vec![Step {
+                title: "s".into(),
+                notes: None,
+                offset_days: -2,
+                time_of_day: Some("08:30".into()),
+                duration_minutes: Some(30),
+            }],
+            version: 3,
+            created_at: now,
+            updated_at: now,
+        };
+        let d = to_doc(&t).unwrap();
+        assert_eq!(d.get_str("_id").unwrap(), "0192-x");
+        assert!(!d.contains_key("id"));
+        assert_eq!(d.get_str("createdAt").unwrap(), crate::http::sortable(&now));
+        assert_eq!(from_doc(d).unwrap(), t);
+    }
+}
