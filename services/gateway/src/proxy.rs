@@ -1,0 +1,615 @@
+//! The streaming reverse proxy: one pooled keep-alive hyper client per upstream, path
+//! rewrite, hop-by-hop and identity header hygiene, forwarding headers, timeouts, retries for
+//! body-less idempotent requests within a budget, and a breaker per upstream.
+//!
+//! Bodies are never buffered: the client's body streams to the upstream (through a length
+//! limit) and the upstream's body streams back.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{Method, StatusCode, Uri, Version};
+use axum::response::Response;
+use http::uri::{Authority, Scheme};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use plangen_core::{Problem, ProblemKind};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+
+use crate::breaker::{Breaker, RetryBudget};
+use crate::config::{BreakerConfig, UpstreamConfig};
+
+pub const USER_ID_HEADER: HeaderName = HeaderName::from_static("x-plangen-user-id");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
+/// One upstream service: where it is, its pooled client and its breaker.
+pub struct Upstream {
+    pub config: UpstreamConfig,
+    scheme: Scheme,
+    authority: Authority,
+    /// The URL's own path without a trailing slash (usually empty).
+    base_path: String,
+    client: Client<HttpConnector, Body>,
+    pub breaker: Breaker,
+}
+
+impl Upstream {
+    pub fn new(config: UpstreamConfig, breaker: &BreakerConfig) -> Self {
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(config.connect_timeout));
+        connector.set_nodelay(true);
+        let client = Client::builder(TokioExecutor::new())
+            .pool_timer(TokioTimer::new())
+            // Below the services' own keep-alive so the gateway, not the upstream, closes idle
+            // connections (avoids reusing a connection the upstream is closing).
+            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_max_idle_per_host(512)
+            .build(connector);
+        let scheme = config.url.scheme().cloned().unwrap_or(Scheme::HTTP);
+        let authority = config
+            .url
+            .authority()
+            .cloned()
+            .expect("upstream URLs are validated to have a host");
+        let base_path = config.url.path().trim_end_matches('/').to_owned();
+        Self {
+            breaker: Breaker::new(breaker.failure_threshold, breaker.cooldown),
+            config,
+            scheme,
+            authority,
+            base_path,
+            client,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.config.name
+    }
+
+    /// The upstream URL of `path_and_query` (an upstream path, base path not included).
+    pub fn uri(&self, path_and_query: &str) -> Result<Uri, http::Error> {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(format!("{}{path_and_query}", self.base_path))
+            .build()
+    }
+
+    fn origin(&self) -> String {
+        format!("{}://{}", self.scheme, self.authority)
+    }
+
+    /// A small GET for the gateway's own use (readiness, OpenAPI), with a timeout.
+    pub async fn get_small(
+        &self,
+        path: &str,
+        timeout: Duration,
+    ) -> Result<(StatusCode, bytes::Bytes), String> {
+        let uri = self.uri(path).map_err(|e| e.to_string())?;
+        let request = Request::get(uri)
+            .body(Body::empty())
+            .map_err(|e| e.to_string())?;
+        let work = async {
+            let response = self
+                .client
+                .request(request)
+                .await
+                .map_err(|e| describe(&e))?;
+            let status = response.status();
+            let body = Limited::new(response.into_body(), 8 << 20)
+                .collect()
+                .await
+                .map_err(|e| e.to_string())?
+                .to_bytes();
+            Ok((status, body))
+        };
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| "timed out".to_owned())?
+    }
+}
+
+/// A short, safe description of a client error (no URLs with credentials: there are none).
+fn describe(e: &hyper_util::client::legacy::Error) -> String {
+    if e.is_connect() {
+        "connection refused or unreachable".to_owned()
+    } else {
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        text
+    }
+}
+
+/// Why a request could not be proxied; each maps to one problem+json answer.
+#[derive(Debug)]
+pub enum ProxyError {
+    PayloadTooLarge,
+    BadPath,
+    BreakerOpen(Duration),
+    Connect(String),
+    Timeout(Duration),
+    Upstream(String),
+}
+
+impl ProxyError {
+    /// The metric label.
+    pub fn outcome(&self) -> &'static str {
+        match self {
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::BadPath => "bad_path",
+            Self::BreakerOpen(_) => "breaker_open",
+            Self::Connect(_) => "connect_error",
+            Self::Timeout(_) => "timeout",
+            Self::Upstream(_) => "upstream_error",
+        }
+    }
+
+    /// The answer for the client; the cause is logged by the caller, not shown.
+    pub fn problem(&self, upstream: &str, max_body: u64) -> Problem {
+        match self {
+            Self::PayloadTooLarge => Problem::new(ProblemKind::PayloadTooLarge)
+                .detail(format!("Request bodies are limited to {max_body} bytes")),
+            Self::BadPath => {
+                Problem::new(ProblemKind::MalformedRequest).detail("The request path is not valid")
+            }
+            Self::BreakerOpen(wait) => Problem::new(ProblemKind::ServiceUnavailable)
+                .detail(format!(
+                    "The {upstream} service is failing; requests are paused briefly"
+                ))
+                .retry_after(wait.as_secs().max(1)),
+            Self::Connect(_) => Problem::new(ProblemKind::ServiceUnavailable)
+                .detail(format!("The {upstream} service is unavailable"))
+                .retry_after(1),
+            Self::Timeout(after) => Problem::new(ProblemKind::GatewayTimeout).detail(format!(
+                "The {upstream} service did not answer within {} ms",
+                after.as_millis()
+            )),
+            Self::Upstream(_) => Problem::new(ProblemKind::BadGateway).detail(format!(
+                "The {upstream} service closed the connection or answered malformed HTTP"
+            )),
+        }
+    }
+}
+
+/// What the proxy needs to know about the request beyond the request itself.
+pub struct ForwardContext<'a> {
+    pub request_id: &'a str,
+    /// Set only after the gateway verified the token.
+    pub user_id: Option<&'a str>,
+    pub peer_ip: Option<IpAddr>,
+    pub trust_forwarded: bool,
+    pub max_body: u64,
+    pub retries: u32,
+    pub budget: &'a RetryBudget,
+    /// `(upstream prefix, public prefix)` for every upstream, to rewrite `Location` and `Link`.
+    pub rewrites: &'a [(&'static str, &'static str)],
+    pub upstreams: &'a [std::sync::Arc<Upstream>],
+}
+
+fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// `.` and `..` segments (also percent-encoded) are refused so a path cannot climb out of its
+/// route family on an upstream that normalises paths.
+fn has_dot_segment(path: &str) -> bool {
+    path.split('/').any(|seg| {
+        let s = seg.to_ascii_lowercase().replace("%2e", ".");
+        s == "." || s == ".."
+    })
+}
+
+/// Proxies `req` (whose path starts with the upstream's public prefix) to `up`.
+pub async fn forward(
+    up: &Upstream,
+    req: Request,
+    ctx: &ForwardContext<'_>,
+) -> Result<Response, ProxyError> {
+    let (mut parts, body) = req.into_parts();
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix(up.config.public_prefix)
+        .unwrap_or("");
+    if has_dot_segment(rest) || !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(ProxyError::BadPath);
+    }
+    let mut target = format!("{}{rest}", up.config.upstream_prefix);
+    if let Some(q) = parts.uri.query() {
+        target.push('?');
+        target.push_str(q);
+    }
+    let uri = up.uri(&target).map_err(|_| ProxyError::BadPath)?;
+
+    let declared_len = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared_len.is_some_and(|n| n > ctx.max_body) {
+        return Err(ProxyError::PayloadTooLarge);
+    }
+    let has_body = match declared_len {
+        Some(n) => n > 0,
+        None => parts.headers.contains_key(header::TRANSFER_ENCODING),
+    };
+
+    prepare_request_headers(&mut parts.headers, ctx);
+    let idempotent = is_idempotent(&parts.method);
+
+    up.breaker.try_acquire().map_err(ProxyError::BreakerOpen)?;
+    ctx.budget.deposit();
+
+    let deadline = tokio::time::Instant::now() + up.config.timeout;
+    // The body goes out once; retries are only for body-less requests.
+    let mut body = Some(Body::new(Limited::new(body, ctx.max_body as usize)));
+    let mut attempt = 0;
+    loop {
+        let mut request = Request::new(if has_body {
+            body.take().unwrap_or_else(Body::empty)
+        } else {
+            Body::empty()
+        });
+        *request.method_mut() = parts.method.clone();
+        *request.uri_mut() = uri.clone();
+        *request.version_mut() = Version::HTTP_11;
+        *request.headers_mut() = parts.headers.clone();
+
+        let error = match tokio::time::timeout_at(deadline, up.client.request(request)).await {
+            Err(_) => {
+                up.breaker.record_failure();
+                return Err(ProxyError::Timeout(up.config.timeout));
+            }
+            Ok(Ok(response)) => {
+                up.breaker.record_success();
+                return Ok(finish_response(response, ctx));
+            }
+            Ok(Err(e)) => e,
+        };
+        if exceeded_body_limit(&error) {
+            // The client's fault, not the upstream's: no breaker failure.
+            return Err(ProxyError::PayloadTooLarge);
+        }
+        let connect = error.is_connect();
+        up.breaker.record_failure();
+        // A refused connection never reached the upstream, so any body-less request may be
+        // retried; otherwise only idempotent ones.
+        let may_retry = !has_body
+            && (idempotent || connect)
+            && attempt < ctx.retries
+            && tokio::time::Instant::now() + Duration::from_millis(25) < deadline
+            && ctx.budget.try_withdraw()
+            && up.breaker.try_acquire().is_ok();
+        if may_retry {
+            attempt += 1;
+            tracing::info!(upstream = up.name(), attempt, error = %describe(&error), "retrying upstream request");
+            tokio::time::sleep(Duration::from_millis(20 * u64::from(attempt))).await;
+            continue;
+        }
+        return Err(if connect {
+            ProxyError::Connect(describe(&error))
+        } else {
+            ProxyError::Upstream(describe(&error))
+        });
+    }
+}
+
+fn exceeded_body_limit(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<LengthLimitError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) and whatever `Connection` names.
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+}
+
+/// Client-supplied identity headers: only the gateway may assert who the caller is.
+pub fn is_identity_header(name: &HeaderName) -> bool {
+    let n = name.as_str();
+    n.starts_with("x-plangen-") || n.starts_with("x-user-") || n == "x-forwarded-user"
+}
+
+fn prepare_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>) {
+    remove_hop_by_hop(headers);
+    let identity: Vec<HeaderName> = headers
+        .keys()
+        .filter(|n| is_identity_header(n))
+        .cloned()
+        .collect();
+    for name in identity {
+        headers.remove(name);
+    }
+    // The gateway's server already answered any `Expect: 100-continue`; the client connection
+    // to the upstream does not wait for one.
+    headers.remove(header::EXPECT);
+    // The client connection's Host becomes X-Forwarded-Host; hyper sets the upstream's Host.
+    let host = headers.remove(header::HOST);
+
+    let incoming_xff: Vec<String> = headers
+        .get_all(&X_FORWARDED_FOR)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .collect();
+    headers.remove(&X_FORWARDED_FOR);
+    let mut xff = if ctx.trust_forwarded {
+        incoming_xff.join(", ")
+    } else {
+        String::new()
+    };
+    if let Some(ip) = ctx.peer_ip {
+        if !xff.is_empty() {
+            xff.push_str(", ");
+        }
+        xff.push_str(&ip.to_string());
+    }
+    if let Ok(v) = HeaderValue::from_str(&xff)
+        && !xff.is_empty()
+    {
+        headers.insert(X_FORWARDED_FOR, v);
+    }
+    if !(ctx.trust_forwarded && headers.contains_key(&X_FORWARDED_PROTO)) {
+        // The gateway itself only speaks plain HTTP; TLS ends at the ingress in front of it.
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    }
+    if !(ctx.trust_forwarded && headers.contains_key(&X_FORWARDED_HOST)) {
+        match host {
+            Some(h) => {
+                headers.insert(X_FORWARDED_HOST, h);
+            }
+            None => {
+                headers.remove(&X_FORWARDED_HOST);
+            }
+        }
+    }
+    if let Ok(v) = HeaderValue::from_str(ctx.request_id) {
+        headers.insert(plangen_core::telemetry::REQUEST_ID_HEADER, v);
+    }
+    if let Some(user) = ctx.user_id
+        && let Ok(v) = HeaderValue::from_str(user)
+    {
+        headers.insert(USER_ID_HEADER, v);
+    }
+}
+
+fn finish_response(
+    response: Response<hyper::body::Incoming>,
+    ctx: &ForwardContext<'_>,
+) -> Response {
+    let (mut parts, body) = response.into_parts();
+    remove_hop_by_hop(&mut parts.headers);
+    // CORS is the gateway's job at the edge; an upstream's own CORS answer would conflict.
+    let cors: Vec<HeaderName> = parts
+        .headers
+        .keys()
+        .filter(|n| n.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in cors {
+        parts.headers.remove(name);
+    }
+    if let Some(location) = parts
+        .headers
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        && let Some(rewritten) = rewrite_url(location, ctx)
+        && let Ok(v) = HeaderValue::from_str(&rewritten)
+    {
+        parts.headers.insert(header::LOCATION, v);
+    }
+    let links: Vec<HeaderValue> = parts
+        .headers
+        .get_all(header::LINK)
+        .iter()
+        .map(|v| {
+            v.to_str()
+                .ok()
+                .and_then(|s| rewrite_link(s, ctx))
+                .and_then(|s| HeaderValue::from_str(&s).ok())
+                .unwrap_or_else(|| v.clone())
+        })
+        .collect();
+    if !links.is_empty() {
+        parts.headers.remove(header::LINK);
+        for link in links {
+            parts.headers.append(header::LINK, link);
+        }
+    }
+    Response::from_parts(parts, Body::new(body))
+}
+
+/// An upstream URL (relative, or absolute on an upstream's origin) as the public URL.
+fn rewrite_url(url: &str, ctx: &ForwardContext<'_>) -> Option<String> {
+    let mut path = url;
+    for up in ctx.upstreams {
+        let origin = up.origin();
+        if let Some(rest) = url.strip_prefix(&origin)
+            && (rest.is_empty() || rest.starts_with('/'))
+        {
+            path = rest.strip_prefix(up.base_path.as_str()).unwrap_or(rest);
+            break;
+        }
+    }
+    for (upstream_prefix, public_prefix) in ctx.rewrites {
+        if let Some(rest) = path.strip_prefix(upstream_prefix)
+            && (rest.is_empty() || rest.starts_with(['/', '?', '#']))
+        {
+            return Some(format!("{public_prefix}{rest}"));
+        }
+    }
+    (path != url).then(|| path.to_owned())
+}
+
+/// `Link: <url>; rel=next, <url>; rel=prev` with each URL rewritten.
+fn rewrite_link(value: &str, ctx: &ForwardContext<'_>) -> Option<String> {
+    let mut out = String::with_capacity(value.len() + 8);
+    let mut rest = value;
+    let mut changed = false;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>')? + start;
+        out.push_str(&rest[..=start]);
+        let url = &rest[start + 1..end];
+        match rewrite_url(url, ctx) {
+            Some(r) => {
+                changed = true;
+                out.push_str(&r);
+            }
+            None => out.push_str(url),
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamOutcome {
+    pub upstream: String,
+    /// The upstream's status code, or why there was none (`timeout`, `connect_error`, ...).
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabel {
+    pub upstream: String,
+}
+
+/// Per-upstream metrics, next to the per-route HTTP metrics.
+#[derive(Clone)]
+pub struct ProxyMetrics {
+    pub requests: Family<UpstreamOutcome, Counter>,
+    pub latency: Family<UpstreamLabel, Histogram, fn() -> Histogram>,
+}
+
+fn upstream_latency() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl ProxyMetrics {
+    pub fn register(metrics: &plangen_core::metrics::Metrics) -> Self {
+        let this = Self {
+            requests: Family::default(),
+            latency: Family::new_with_constructor(upstream_latency),
+        };
+        metrics.register(
+            "gateway_upstream_requests",
+            "Requests proxied, by upstream and outcome",
+            this.requests.clone(),
+        );
+        metrics.register(
+            "gateway_upstream_duration_seconds",
+            "Time until the upstream's response headers arrived",
+            this.latency.clone(),
+        );
+        this
+    }
+
+    pub fn observe(&self, upstream: &str, outcome: String, seconds: f64) {
+        self.requests
+            .get_or_create(&UpstreamOutcome {
+                upstream: upstream.to_owned(),
+                outcome,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&UpstreamLabel {
+                upstream: upstream.to_owned(),
+            })
+            .observe(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_segments_are_refused_even_when_encoded() {
+        assert!(has_dot_segment("/../auth/me"));
+        assert!(has_dot_segment("/x/%2E%2e/y"));
+        assert!(has_dot_segment("/./x"));
+        assert!(!has_dot_segment("/a.b/..c"));
+        assert!(!has_dot_segment(""));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_named_by_connection_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, x-secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert(header::ETAG, HeaderValue::from_static("\"v1\""));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key(header::ETAG));
+    }
+
+    #[test]
+    fn identity_headers_are_recognised() {
+        for n in [
+            "x-plangen-user-id",
+            "x-user-id",
+            "x-user-role",
+            "x-forwarded-user",
+        ] {
+            assert!(is_identity_header(&HeaderName::from_static(n)), "{n}");
+        }
+        for n in ["x-request-id", "x-forwarded-for", "authorization"] {
+            assert!(!is_identity_header(&HeaderName::from_static(n)), "{n}");
+        }
+    }
+}

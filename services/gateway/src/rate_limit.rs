@@ -1,0 +1,276 @@
+//! Rate limiting at the edge: fixed windows counted in the shared [`WindowCounter`] (Redis's
+//! atomic script, so every replica shares one budget; in process in the embedded default).
+//!
+//! Every `/api` response carries the standard headers (`RateLimit-Policy`, `RateLimit`, in the
+//! draft-7 form express-rate-limit sends) and the legacy `RateLimit-Limit/-Remaining/-Reset`.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use plangen_core::shared_state::{SharedStateError, WindowCount, WindowCounter};
+use plangen_core::telemetry::RequestId;
+use plangen_core::{AuthUser, Problem, ProblemKind};
+
+use crate::GatewayState;
+use crate::config::RateLimitConfig;
+
+/// Paths with the stricter, separate budget: they take no token and guard passwords.
+pub const AUTH_SENSITIVE_PATHS: [&str; 3] = [
+    "/api/v1/auth/login",
+    "/api/v1/auth/register",
+    "/api/v1/auth/refresh",
+];
+
+/// A budget: `limit` requests per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub limit: u64,
+    pub window: Duration,
+}
+
+/// Where a caller stands in one policy after this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub policy: Policy,
+    pub count: u64,
+    pub resets_in: Duration,
+}
+
+impl Quota {
+    pub fn remaining(&self) -> u64 {
+        self.policy.limit.saturating_sub(self.count)
+    }
+
+    pub fn exceeded(&self) -> bool {
+        self.count > self.policy.limit
+    }
+
+    /// Whole seconds until the window resets, never 0 while it is running.
+    pub fn reset_secs(&self) -> u64 {
+        self.resets_in.as_millis().div_ceil(1000).max(1) as u64
+    }
+
+    pub fn apply_headers(&self, headers: &mut HeaderMap) {
+        let limit = self.policy.limit;
+        let remaining = self.remaining();
+        let reset = self.reset_secs();
+        let window = self.policy.window.as_secs().max(1);
+        let mut set = |name: &'static str, value: String| {
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                headers.insert(HeaderName::from_static(name), v);
+            }
+        };
+        set("ratelimit-policy", format!("{limit};w={window}"));
+        set(
+            "ratelimit",
+            format!("limit={limit}, remaining={remaining}, reset={reset}"),
+        );
+        set("ratelimit-limit", limit.to_string());
+        set("ratelimit-remaining", remaining.to_string());
+        set("ratelimit-reset", reset.to_string());
+    }
+}
+
+/// The counters and the policies; remembers a Redis outage briefly so an outage costs one
+/// failed attempt per second, not one per request.
+pub struct RateLimiter {
+    counters: Arc<dyn WindowCounter>,
+    pub config: RateLimitConfig,
+    down_until: Mutex<Option<Instant>>,
+}
+
+const OUTAGE_MEMORY: Duration = Duration::from_secs(1);
+
+impl RateLimiter {
+    pub fn new(counters: Arc<dyn WindowCounter>, config: RateLimitConfig) -> Self {
+        Self {
+            counters,
+            config,
+            down_until: Mutex::new(None),
+        }
+    }
+
+    pub fn general(&self) -> Policy {
+        Policy {
+            limit: self.config.max_requests,
+            window: self.config.window,
+        }
+    }
+
+    pub fn auth(&self) -> Policy {
+        Policy {
+            limit: self.config.auth_max_requests,
+            window: self.config.window,
+        }
+    }
+
+    pub async fn hit(&self, key: &str, policy: Policy) -> Result<Quota, SharedStateError> {
+        if self
+            .down_until
+            .lock()
+            .expect("rate-limit lock")
+            .is_some_and(|until| until > Instant::now())
+        {
+            return Err(SharedStateError::Unreachable(
+                "recently unreachable; retrying shortly".into(),
+            ));
+        }
+        match self.counters.hit(key, policy.window).await {
+            Ok(WindowCount { count, resets_in }) => Ok(Quota {
+                policy,
+                count,
+                resets_in,
+            }),
+            Err(e) => {
+                if matches!(e, SharedStateError::Unreachable(_)) {
+                    *self.down_until.lock().expect("rate-limit lock") =
+                        Some(Instant::now() + OUTAGE_MEMORY);
+                }
+                Err(e)
+            }
+        }
+    }
+}
+
+/// The client's address: the connection's peer, or the first `X-Forwarded-For` entry when
+/// the gateway is told it sits behind a trusted ingress.
+pub fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
+    if trust_forwarded
+        && let Some(ip) = req
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok())
+    {
+        return Some(ip);
+    }
+    req.extensions()
+        .get::<ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// The outcome of checking the request's bearer token, made once per request here (the
+/// token check is the costliest thing the gateway does) and reused by the edge check.
+#[derive(Clone)]
+pub struct EdgeAuth(pub Result<AuthUser, Problem>);
+
+/// Checks the bearer token, if any, with the services' verifier (signature, claims, deny-list).
+async fn check_token(gw: &GatewayState, header: Option<HeaderValue>) -> Option<EdgeAuth> {
+    let header = header?;
+    Some(EdgeAuth(
+        gw.authenticator
+            .authenticate_header(header.to_str().ok())
+            .await,
+    ))
+}
+
+/// Middleware for every `/api` request.
+pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if !(path == "/api" || path.starts_with("/api/")) {
+        return next.run(req).await;
+    }
+    let ip = client_ip(&req, gw.config.trust_forwarded_for);
+    let ip_key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let auth = check_token(&gw, req.headers().get(AUTHORIZATION).cloned()).await;
+    let identity = match &auth {
+        Some(EdgeAuth(Ok(user))) => format!("user:{}", user.user_id),
+        _ => format!("ip:{ip_key}"),
+    };
+    let sensitive = AUTH_SENSITIVE_PATHS.contains(&path);
+    if let Some(auth) = auth {
+        req.extensions_mut().insert(auth);
+    }
+
+    let limiter = &gw.limiter;
+    let mut quotas = Vec::with_capacity(2);
+    let mut failure = None;
+    match limiter
+        .hit(&format!("rl:{identity}"), limiter.general())
+        .await
+    {
+        Ok(q) => quotas.push(q),
+        Err(e) => failure = Some(e),
+    }
+    if sensitive {
+        match limiter
+            .hit(&format!("rl-auth:ip:{ip_key}"), limiter.auth())
+            .await
+        {
+            Ok(q) => quotas.push(q),
+            Err(e) => failure = Some(e),
+        }
+    }
+    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    if let Some(e) = failure {
+        if limiter.config.fail_open {
+            tracing::warn!(error = %e, "rate-limit store unreachable; letting the request through (fail-open)");
+        } else {
+            tracing::error!(error = %e, "rate-limit store unreachable; refusing the request (fail-closed)");
+            let mut p = Problem::new(ProblemKind::ServiceUnavailable)
+                .detail("Rate limiting is unavailable, try again shortly")
+                .retry_after(1);
+            p.request_id = request_id;
+            return p.into_response();
+        }
+    }
+    // The binding quota: an exceeded one, else the one with the least left.
+    let binding = quotas
+        .iter()
+        .copied()
+        .max_by_key(|q| (q.exceeded(), std::cmp::Reverse(q.remaining())));
+    if let Some(q) = binding
+        && q.exceeded()
+    {
+        tracing::info!(key = %identity, limit = q.policy.limit, "rate limit exceeded");
+        let mut p = Problem::new(ProblemKind::TooManyRequests)
+            .detail(format!(
+                "At most {} requests per {} s; try again in {} s",
+                q.policy.limit,
+                q.policy.window.as_secs().max(1),
+                q.reset_secs()
+            ))
+            .retry_after(q.reset_secs());
+        p.request_id = request_id;
+        let mut response = p.into_response();
+        q.apply_headers(response.headers_mut());
+        return response;
+    }
+    let mut response = next.run(req).await;
+    if let Some(q) = binding {
+        q.apply_headers(response.headers_mut());
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_state_limit_remaining_and_reset() {
+        let q = Quota {
+            policy: Policy {
+                limit: 10,
+                window: Duration::from_secs(60),
+            },
+            count: 3,
+            resets_in: Duration::from_millis(41_200),
+        };
+        let mut h = HeaderMap::new();
+        q.apply_headers(&mut h);
+        assert_eq!(h["ratelimit-policy"], "10;w=60");
+        assert_eq!(h["ratelimit"], "limit=10, remaining=7, reset=42");
+        assert_eq!(h["ratelimit-limit"], "10");
+        assert_eq!(h["ratelimit-remaining"], "7");
+        assert_eq!(h["ratelimit-reset"], "42");
+        let over = Quota { count: 11, ..q };
+        assert!(over.exceeded() && over.remaining() == 0);
+    }
+}
