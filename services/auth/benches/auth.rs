@@ -14,13 +14,20 @@ use serde_json::json;
 fn token_verification(c: &mut Criterion) {
     let keys = TokenKeys::new(&Secret::new("b".repeat(40)), Duration::from_secs(900));
     let token = keys.sign(&keys.claims_for("user-1", "session-1", "ada@example.org", "user"));
-    c.bench_function("access_token/verify", |b| b.iter(|| keys.verify(&token).unwrap()));
+    c.bench_function("access_token/verify", |b| {
+        b.iter(|| keys.verify(&token).unwrap())
+    });
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let auth = Authenticator::new(std::sync::Arc::new(keys), std::sync::Arc::new(MemoryState::default()), false);
+    let auth = Authenticator::new(
+        std::sync::Arc::new(keys),
+        std::sync::Arc::new(MemoryState::default()),
+        false,
+    );
     let header = format!("Bearer {token}");
     c.bench_function("access_token/authenticate_with_deny_list", |b| {
-        b.to_async(&runtime).iter(|| auth.authenticate_header(Some(&header)))
+        b.to_async(&runtime)
+            .iter(|| auth.authenticate_header(Some(&header)))
     });
 }
 
@@ -57,7 +64,12 @@ fn login(c: &mut Criterion) {
         let url = server.url("/api/auth/login");
         group.bench_function(name, |b| {
             b.to_async(&runtime).iter(|| async {
-                let res = client.post(&url).json(&json!({"login": login, "password": password})).send().await.unwrap();
+                let res = client
+                    .post(&url)
+                    .json(&json!({"login": login, "password": password}))
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(res.status(), status);
             })
         });

@@ -22,8 +22,14 @@ struct Cli {
 enum Command {
     /// Every service in one process on the embedded default (SQLite file, in-process cache).
     All(embedded::AllArgs),
+    /// The API gateway (PORT, default 3000).
+    Gateway(ServeArgs),
     /// The auth service (PORT, default 3001).
     Auth(ServeArgs),
+    /// The template service (PORT, default 3002).
+    Template(ServeArgs),
+    /// The plan service (PORT, default 3003).
+    Plan(ServeArgs),
     /// Run database migrations for DATABASE_URL and exit.
     Migrate,
 }
@@ -43,7 +49,10 @@ fn main() -> ExitCode {
         match cli.command {
             None => embedded::run(embedded::AllArgs::default()).await,
             Some(Command::All(args)) => embedded::run(args).await,
+            Some(Command::Gateway(args)) => run_gateway(args).await,
             Some(Command::Auth(args)) => run_auth(args).await,
+            Some(Command::Template(args)) => run_template(args).await,
+            Some(Command::Plan(args)) => run_plan(args).await,
             Some(Command::Migrate) => migrate().await,
         }
     });
@@ -57,6 +66,20 @@ fn main() -> ExitCode {
     }
 }
 
+/// Serves one service until SIGTERM/SIGINT.
+async fn serve_one(
+    name: &'static str,
+    host: &str,
+    port: u16,
+    app: axum::Router,
+) -> anyhow::Result<()> {
+    let listener = bind(host, port).await?;
+    tracing::info!(service = name, addr = %listener.local_addr()?, "listening");
+    let (_trigger, shutdown) = Shutdown::on_signals();
+    serve(listener, app, shutdown).await?;
+    Ok(())
+}
+
 async fn run_auth(args: ServeArgs) -> anyhow::Result<()> {
     let config =
         plangen_auth::AuthConfig::from_env(Env::from_process(), &SecretDefaults::default())?;
@@ -64,30 +87,71 @@ async fn run_auth(args: ServeArgs) -> anyhow::Result<()> {
     let state = plangen_auth::AuthState::new(config)
         .await
         .context("starting the auth service")?;
-    let listener = bind(&args.host, port).await?;
-    tracing::info!(service = "auth", addr = %listener.local_addr()?, "listening");
-    let (_trigger, shutdown) = Shutdown::on_signals();
-    serve(listener, plangen_auth::app(state), shutdown).await?;
-    Ok(())
+    serve_one("auth", &args.host, port, plangen_auth::app(state)).await
 }
 
+async fn run_template(args: ServeArgs) -> anyhow::Result<()> {
+    let config = plangen_template::TemplateConfig::from_env(Env::from_process())?;
+    let port = config.port;
+    let state = plangen_template::TemplateState::new(config)
+        .await
+        .context("starting the template service")?;
+    serve_one("template", &args.host, port, plangen_template::app(state)).await
+}
+
+async fn run_plan(args: ServeArgs) -> anyhow::Result<()> {
+    let config = plangen_plan::PlanConfig::from_env(Env::from_process())?;
+    let port = config.port;
+    let state = plangen_plan::PlanState::new(config)
+        .await
+        .context("starting the plan service")?;
+    serve_one("plan", &args.host, port, plangen_plan::app(state)).await
+}
+
+async fn run_gateway(args: ServeArgs) -> anyhow::Result<()> {
+    let config = plangen_gateway::GatewayConfig::from_env(Env::from_process())?;
+    let port = config.port;
+    let state = plangen_gateway::GatewayState::new(config);
+    serve_one("gateway", &args.host, port, plangen_gateway::app(state)).await
+}
+
+/// Applies what each store needs for `DATABASE_URL`: SQL migrations for auth on PostgreSQL;
+/// on the shared SQLite file, every service's tables. (MongoDB indexes are created by the plan
+/// and template services at start.)
 async fn migrate() -> anyhow::Result<()> {
     let mut env = Env::from_process();
     let url = env
         .required("DATABASE_URL")
         .ok_or_else(|| anyhow::anyhow!("DATABASE_URL is required"))?;
-    let database = if url.starts_with("sqlite:") {
-        plangen_auth::Database::Sqlite(plangen_core::sqlite::sqlite_path(&url))
+    if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") {
+        tracing::info!("MongoDB: the plan and template services create their indexes at start");
+        return Ok(());
+    }
+    if url.starts_with("sqlite:") {
+        let path = plangen_core::sqlite::sqlite_path(&url);
+        let auth = plangen_auth::open_store(&plangen_auth::Database::Sqlite(path.clone())).await?;
+        auth.migrate()
+            .await
+            .context("running the auth migrations")?;
+        let template =
+            plangen_template::open_store(&plangen_template::Database::Sqlite(path.clone())).await?;
+        template
+            .migrate()
+            .await
+            .context("running the template migrations")?;
+        let plan = plangen_plan::open_store(&plangen_plan::Database::Sqlite(path)).await?;
+        plan.migrate()
+            .await
+            .context("running the plan migrations")?;
     } else {
-        plangen_auth::Database::Postgres(url)
-    };
-    let store = plangen_auth::open_store(&database)
-        .await
-        .context("connecting to the database")?;
-    store
-        .migrate()
-        .await
-        .context("running the auth migrations")?;
+        let store = plangen_auth::open_store(&plangen_auth::Database::Postgres(url))
+            .await
+            .context("connecting to the database")?;
+        store
+            .migrate()
+            .await
+            .context("running the auth migrations")?;
+    }
     tracing::info!("migrations applied");
     Ok(())
 }
