@@ -10,6 +10,8 @@ pub mod cors;
 pub mod error;
 pub mod json;
 pub mod metrics;
+#[cfg(feature = "mongo")]
+pub mod mongo;
 pub mod ops;
 pub mod rest;
 pub mod server;

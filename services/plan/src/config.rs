@@ -1,24 +1,15 @@
 //! The plan service's configuration, from the seed's environment variables.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use plangen_core::config::{ConfigError, Env, RedisConfig, Secret};
-use plangen_core::sqlite::{DEFAULT_SQLITE_PATH, sqlite_path};
 use plangen_core::validate::is_http_url;
-
-use crate::store::MongoSettings;
 
 pub const DEFAULT_PORT: u16 = 3003;
 pub const DEFAULT_COLLECTION: &str = "plans";
 pub const DEFAULT_TEMPLATE_URL: &str = "http://127.0.0.1:3002";
 
-/// Where plans live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    Mongo(MongoSettings),
-    Sqlite(PathBuf),
-}
+pub use plangen_core::mongo::{DocumentDatabase as Database, database_from_env};
 
 #[derive(Debug, Clone)]
 pub struct PlanConfig {
@@ -33,36 +24,6 @@ pub struct PlanConfig {
     pub template_url: String,
     /// Total timeout of a call to the template service (`TEMPLATE_TIMEOUT_MS`, default 5 s).
     pub template_timeout: Duration,
-}
-
-/// `DATABASE_URL` → backend: `mongodb://`/`mongodb+srv://` → MongoDB (with `DATABASE_NAME`,
-/// `DATABASE_COLLECTION`, `MONGODB_MAX_POOL_SIZE`, `MONGODB_TIMEOUT_MS`); `sqlite:` or unset →
-/// the SQLite file. A copy of the template service's (services share no code but `plangen-core`).
-pub fn database_from_env(env: &mut Env, default_collection: &str) -> Database {
-    let max_pool_size = env.parse_or("MONGODB_MAX_POOL_SIZE", 20u32, "a number");
-    let timeout = env.millis_or("MONGODB_TIMEOUT_MS", Duration::from_secs(5));
-    if max_pool_size == 0 {
-        env.problem("MONGODB_MAX_POOL_SIZE must be greater than 0");
-    }
-    match env.get("DATABASE_URL") {
-        Some(url) if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") => {
-            Database::Mongo(MongoSettings {
-                url,
-                database: env.get("DATABASE_NAME").unwrap_or_else(|| "plangen".into()),
-                collection: env
-                    .get("DATABASE_COLLECTION")
-                    .unwrap_or_else(|| default_collection.into()),
-                max_pool_size,
-                timeout,
-            })
-        }
-        Some(url) if url.starts_with("sqlite:") => Database::Sqlite(sqlite_path(&url)),
-        Some(_) => {
-            env.problem("DATABASE_URL must be a mongodb://, mongodb+srv:// or sqlite: URL");
-            Database::Sqlite(DEFAULT_SQLITE_PATH.into())
-        }
-        None => Database::Sqlite(DEFAULT_SQLITE_PATH.into()),
-    }
 }
 
 impl PlanConfig {
@@ -108,6 +69,7 @@ impl PlanConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plangen_core::sqlite::DEFAULT_SQLITE_PATH;
 
     #[test]
     fn defaults_to_sqlite_on_3003_and_the_local_template_service() {

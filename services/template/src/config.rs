@@ -1,22 +1,11 @@
 //! The template service's configuration, from the seed's environment variables.
 
-use std::path::PathBuf;
-use std::time::Duration;
-
 use plangen_core::config::{ConfigError, Env, RedisConfig, Secret};
-use plangen_core::sqlite::{DEFAULT_SQLITE_PATH, sqlite_path};
-
-use crate::store::MongoSettings;
 
 pub const DEFAULT_PORT: u16 = 3002;
 pub const DEFAULT_COLLECTION: &str = "templates";
 
-/// Where templates live.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Database {
-    Mongo(MongoSettings),
-    Sqlite(PathBuf),
-}
+pub use plangen_core::mongo::{DocumentDatabase as Database, database_from_env};
 
 #[derive(Debug, Clone)]
 pub struct TemplateConfig {
@@ -27,36 +16,6 @@ pub struct TemplateConfig {
     pub allowed_origins: Vec<String>,
     /// Accept tokens when the session deny-list cannot be read (Redis down) instead of 503.
     pub deny_list_fail_open: bool,
-}
-
-/// `DATABASE_URL` → backend: `mongodb://`/`mongodb+srv://` → MongoDB (with `DATABASE_NAME`,
-/// `DATABASE_COLLECTION`, `MONGODB_MAX_POOL_SIZE`, `MONGODB_TIMEOUT_MS`); `sqlite:` or unset →
-/// the SQLite file. Shared with the plan service's config (which has its own copy).
-pub fn database_from_env(env: &mut Env, default_collection: &str) -> Database {
-    let max_pool_size = env.parse_or("MONGODB_MAX_POOL_SIZE", 20u32, "a number");
-    let timeout = env.millis_or("MONGODB_TIMEOUT_MS", Duration::from_secs(5));
-    if max_pool_size == 0 {
-        env.problem("MONGODB_MAX_POOL_SIZE must be greater than 0");
-    }
-    match env.get("DATABASE_URL") {
-        Some(url) if url.starts_with("mongodb://") || url.starts_with("mongodb+srv://") => {
-            Database::Mongo(MongoSettings {
-                url,
-                database: env.get("DATABASE_NAME").unwrap_or_else(|| "plangen".into()),
-                collection: env
-                    .get("DATABASE_COLLECTION")
-                    .unwrap_or_else(|| default_collection.into()),
-                max_pool_size,
-                timeout,
-            })
-        }
-        Some(url) if url.starts_with("sqlite:") => Database::Sqlite(sqlite_path(&url)),
-        Some(_) => {
-            env.problem("DATABASE_URL must be a mongodb://, mongodb+srv:// or sqlite: URL");
-            Database::Sqlite(DEFAULT_SQLITE_PATH.into())
-        }
-        None => Database::Sqlite(DEFAULT_SQLITE_PATH.into()),
-    }
 }
 
 impl TemplateConfig {
@@ -91,6 +50,9 @@ impl TemplateConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use plangen_core::mongo::MongoSettings;
+    use plangen_core::sqlite::DEFAULT_SQLITE_PATH;
+    use std::time::Duration;
 
     #[test]
     fn defaults_to_sqlite_on_3002() {

@@ -11,25 +11,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt as _;
-use mongodb::bson::{self, Bson, Document, doc};
-use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
+use mongodb::bson::{self, Document, doc};
+use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
 
 use super::{CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError};
 use crate::http::{Direction, sortable};
 use crate::model::Plan;
 
-/// How to reach MongoDB.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MongoSettings {
-    pub url: String,
-    pub database: String,
-    pub collection: String,
-    pub max_pool_size: u32,
-    /// Connect and server-selection timeout.
-    pub timeout: Duration,
-}
+pub use plangen_core::mongo::MongoSettings;
 
 pub struct MongoPlanStore {
     db: Database,
@@ -37,28 +27,12 @@ pub struct MongoPlanStore {
     keys: Collection<Document>,
 }
 
-/// Client options from the URL, with our defaults where the URL says nothing: majority writes
-/// and retryable reads/writes, so the service is ready for a replica set.
-pub async fn client_options(
-    settings: &MongoSettings,
-    app: &str,
-) -> Result<ClientOptions, StoreError> {
-    let mut opts = ClientOptions::parse(&settings.url).await?;
-    opts.app_name.get_or_insert_with(|| app.to_owned());
-    opts.max_pool_size = Some(settings.max_pool_size);
-    opts.connect_timeout = Some(settings.timeout);
-    opts.server_selection_timeout = Some(settings.timeout);
-    opts.retry_writes.get_or_insert(true);
-    opts.retry_reads.get_or_insert(true);
-    opts.write_concern
-        .get_or_insert_with(WriteConcern::majority);
-    Ok(opts)
-}
-
 impl MongoPlanStore {
     /// Creates the client; no I/O happens until the first operation (`migrate` at start).
     pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
-        let client = Client::with_options(client_options(settings, "plangen-plan").await?)?;
+        let client = Client::with_options(
+            plangen_core::mongo::client_options(settings, "plangen-plan").await?,
+        )?;
         let db = client.database(&settings.database);
         let plans = db.collection::<Document>(&settings.collection);
         let keys = db.collection::<Document>(&format!("{}_idempotency", settings.collection));
@@ -177,32 +151,21 @@ pub(crate) fn schedule_filter(owner: &str, from: &str, to: &str) -> Document {
 
 /// The stored document: the plan with its id as `_id`, plus schedule fields.
 pub(crate) fn to_doc(p: &Plan) -> Result<Document, StoreError> {
-    let mut d = bson::to_document(p).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let id = d.remove("id").unwrap_or(Bson::Null);
+    let mut out = plangen_core::mongo::to_doc(p).map_err(StoreError::Corrupt)?;
     let (due_min, due_max) = p.due_bounds();
-    let mut out = doc! { "_id": id };
-    out.extend(d);
     out.insert("dueMin", due_min);
     out.insert("dueMax", due_max);
     out.insert("recurring", p.recurrence.is_some());
     Ok(out)
 }
 
-pub(crate) fn from_doc(mut d: Document) -> Result<Plan, StoreError> {
-    if let Some(id) = d.remove("_id") {
-        d.insert("id", id);
-    }
-    bson::from_document(d).map_err(|e| StoreError::Corrupt(e.to_string()))
+pub(crate) fn from_doc(d: Document) -> Result<Plan, StoreError> {
+    plangen_core::mongo::from_doc(d).map_err(StoreError::Corrupt)
 }
 
 /// One record per owner and key; the owner's length makes the id unambiguous.
 pub(crate) fn key_id(owner: &str, key: &str) -> String {
     format!("{}:{owner}{key}", owner.len())
-}
-
-fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
-        || matches!(&*e.kind, ErrorKind::Command(c) if c.code == 11000)
 }
 
 #[async_trait]
@@ -221,7 +184,7 @@ impl PlanStore for MongoPlanStore {
     async fn insert(&self, p: &Plan) -> Result<(), StoreError> {
         match self.plans.insert_one(to_doc(p)?).await {
             Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict),
+            Err(e) if plangen_core::mongo::is_duplicate_key(&e) => Err(StoreError::Conflict),
             Err(e) => Err(e.into()),
         }
     }
@@ -312,7 +275,7 @@ impl PlanStore for MongoPlanStore {
         };
         match self.keys.insert_one(record).await {
             Ok(_) => return Ok(Claim::New),
-            Err(e) if is_duplicate_key(&e) => {}
+            Err(e) if plangen_core::mongo::is_duplicate_key(&e) => {}
             Err(e) => return Err(e.into()),
         }
         let Some(found) = self.keys.find_one(doc! { "_id": &id }).await? else {

@@ -4,57 +4,29 @@
 //! The documents sent (filters, sorts, pipelines, indexes) are built by pure functions, unit
 //! tested below.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
-use mongodb::bson::{self, Bson, Document, doc};
-use mongodb::error::{ErrorKind, WriteFailure};
-use mongodb::options::{ClientOptions, IndexOptions, WriteConcern};
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::options::IndexOptions;
 use mongodb::{Client, Collection, Database, IndexModel};
 
 use super::{CategoryCount, ListQuery, SortField, StoreError, TemplateStore};
 use crate::http::Direction;
 use crate::model::Template;
 
-/// How to reach MongoDB.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MongoSettings {
-    pub url: String,
-    pub database: String,
-    pub collection: String,
-    pub max_pool_size: u32,
-    /// Connect and server-selection timeout.
-    pub timeout: Duration,
-}
+pub use plangen_core::mongo::MongoSettings;
 
 pub struct MongoTemplateStore {
     db: Database,
     coll: Collection<Document>,
 }
 
-/// Client options from the URL, with our defaults where the URL says nothing: majority writes
-/// and retryable reads/writes, so the service is ready for a replica set.
-pub async fn client_options(
-    settings: &MongoSettings,
-    app: &str,
-) -> Result<ClientOptions, StoreError> {
-    let mut opts = ClientOptions::parse(&settings.url).await?;
-    opts.app_name.get_or_insert_with(|| app.to_owned());
-    opts.max_pool_size = Some(settings.max_pool_size);
-    opts.connect_timeout = Some(settings.timeout);
-    opts.server_selection_timeout = Some(settings.timeout);
-    opts.retry_writes.get_or_insert(true);
-    opts.retry_reads.get_or_insert(true);
-    opts.write_concern
-        .get_or_insert_with(WriteConcern::majority);
-    Ok(opts)
-}
-
 impl MongoTemplateStore {
     /// Creates the client; no I/O happens until the first operation (`migrate` at start).
     pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
-        let client = Client::with_options(client_options(settings, "plangen-template").await?)?;
+        let client = Client::with_options(
+            plangen_core::mongo::client_options(settings, "plangen-template").await?,
+        )?;
         let db = client.database(&settings.database);
         let coll = db.collection::<Document>(&settings.collection);
         Ok(Self { db, coll })
@@ -159,23 +131,11 @@ pub(crate) fn categories_pipeline(viewer: &str) -> Vec<Document> {
 
 /// The stored document: the template with its id as `_id`.
 pub(crate) fn to_doc(t: &Template) -> Result<Document, StoreError> {
-    let mut d = bson::to_document(t).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let id = d.remove("id").unwrap_or(Bson::Null);
-    let mut out = doc! { "_id": id };
-    out.extend(d);
-    Ok(out)
+    plangen_core::mongo::to_doc(t).map_err(StoreError::Corrupt)
 }
 
-pub(crate) fn from_doc(mut d: Document) -> Result<Template, StoreError> {
-    if let Some(id) = d.remove("_id") {
-        d.insert("id", id);
-    }
-    bson::from_document(d).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
-    matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)
-        || matches!(&*e.kind, ErrorKind::Command(c) if c.code == 11000)
+pub(crate) fn from_doc(d: Document) -> Result<Template, StoreError> {
+    plangen_core::mongo::from_doc(d).map_err(StoreError::Corrupt)
 }
 
 #[async_trait]
@@ -193,7 +153,7 @@ impl TemplateStore for MongoTemplateStore {
     async fn insert(&self, t: &Template) -> Result<(), StoreError> {
         match self.coll.insert_one(to_doc(t)?).await {
             Ok(_) => Ok(()),
-            Err(e) if is_duplicate_key(&e) => Err(StoreError::Conflict),
+            Err(e) if plangen_core::mongo::is_duplicate_key(&e) => Err(StoreError::Conflict),
             Err(e) => Err(e.into()),
         }
     }
