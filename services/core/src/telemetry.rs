@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderName, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -48,9 +48,10 @@ pub fn new_request_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Outermost middleware: gives the request an id (kept from `X-Request-Id` when well formed),
-/// runs the rest inside a span carrying it, echoes it on the response and writes the access log.
-pub async fn request_context(mut req: Request, next: Next) -> Response {
+/// Gives the request its id — the client's `X-Request-Id` when well formed, else a new UUIDv7 —
+/// as a header (for upstreams) and an extension (for handlers). Returns the id and the header
+/// value to echo on the response.
+pub fn assign_request_id(req: &mut Request) -> (String, HeaderValue) {
     let id = req
         .headers()
         .get(&REQUEST_ID_HEADER)
@@ -62,13 +63,50 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     req.headers_mut()
         .insert(REQUEST_ID_HEADER, header_value.clone());
     req.extensions_mut().insert(RequestId(id.clone()));
+    (id, header_value)
+}
 
-    let method = req.method().clone();
-    let route = req
-        .extensions()
+/// The route template the request matched (`/api/plans/{id}`), or `unmatched`: a bounded label
+/// for logs and metrics.
+pub fn matched_route(req: &Request) -> String {
+    req.extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .unwrap_or_else(|| "unmatched".to_owned())
+}
+
+/// Runs `fut` with `id` as the current request id (what problem+json bodies quote).
+pub async fn scope_request_id<F: std::future::Future>(id: String, fut: F) -> F::Output {
+    REQUEST_ID.scope(id, fut).await
+}
+
+/// Writes the one access-log line of a request, inside its span.
+pub fn log_access(
+    span: &tracing::Span,
+    method: &Method,
+    route: &str,
+    response: &Response,
+    started: Instant,
+) {
+    let status = response.status().as_u16();
+    // Streamed bodies without a length are logged without `bytes`.
+    let bytes = response
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        tracing::info!(target: "access", status, latency_ms, bytes, "{method} {route} {status}");
+    });
+}
+
+/// Outermost middleware: gives the request an id, runs the rest inside a span carrying it,
+/// echoes it on the response and writes the access log.
+pub async fn request_context(mut req: Request, next: Next) -> Response {
+    let (id, header_value) = assign_request_id(&mut req);
+    let method = req.method().clone();
+    let route = matched_route(&req);
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -77,29 +115,11 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
         user_id = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(req).instrument(span.clone()))
-        .await;
+    let mut response = scope_request_id(id, next.run(req).instrument(span.clone())).await;
     response
         .headers_mut()
         .insert(REQUEST_ID_HEADER, header_value);
-
-    let status = response.status().as_u16();
-    let bytes = response
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        tracing::info!(
-            target: "access",
-            status,
-            latency_ms,
-            bytes,
-            "{method} {route} {status}"
-        );
-    });
+    log_access(&span, &method, &route, &response, started);
     response
 }
 

@@ -3,12 +3,12 @@
 
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 use plangen_core::telemetry::{
-    REQUEST_ID_HEADER, RequestId, is_well_formed_request_id, new_request_id,
+    REQUEST_ID_HEADER, assign_request_id, log_access, matched_route, scope_request_id,
 };
 use tracing::Instrument;
 
@@ -23,24 +23,9 @@ use crate::GatewayState;
 /// line also names the upstream.
 pub async fn edge(State(gw): State<GatewayState>, mut req: Request, next: Next) -> Response {
     let tls = is_tls(&req, gw.config.trust_forwarded_for);
-    let id = req
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| is_well_formed_request_id(id))
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
-    let header_value = HeaderValue::from_str(&id).expect("request ids are plain ascii");
-    req.headers_mut()
-        .insert(REQUEST_ID_HEADER, header_value.clone());
-    req.extensions_mut().insert(RequestId(id.clone()));
-
+    let (id, header_value) = assign_request_id(&mut req);
     let method = req.method().clone();
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let route = matched_route(&req);
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -50,30 +35,19 @@ pub async fn edge(State(gw): State<GatewayState>, mut req: Request, next: Next) 
         upstream = tracing::field::Empty,
     );
     let started = Instant::now();
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = scope_request_id(id, next.run(req).instrument(span.clone())).await;
     response
         .headers_mut()
         .insert(REQUEST_ID_HEADER, header_value);
     security_headers(response.headers_mut(), tls);
     let status = response.status().as_u16();
-    // Streamed bodies without a length are logged without `bytes`.
-    let bytes = response
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let elapsed = started.elapsed().as_secs_f64();
-    gw.metrics.observe(method.as_str(), &route, status, elapsed);
-    let latency_ms = elapsed * 1000.0;
-    span.in_scope(|| {
-        tracing::info!(
-            target: "access",
-            status,
-            latency_ms,
-            bytes,
-            "{method} {route} {status}"
-        );
-    });
+    gw.metrics.observe(
+        method.as_str(),
+        &route,
+        status,
+        started.elapsed().as_secs_f64(),
+    );
+    log_access(&span, &method, &route, &response, started);
     response
 }
 
