@@ -35,8 +35,9 @@ test-frontend: frontend-deps
 # The browser journey drives `plangen all` (fresh embedded store, ephemeral port) in Debian's Chromium.
 # Every request of the journey comes from one loopback address, so the gateway's per-IP budget
 # for login/register/refresh is raised for it.
+# The binary comes from the same build as test-rust (same feature set), so `make test` compiles once.
 test-browser: frontend
-	$(CARGO) build -p plangen
+	$(CARGO) test --workspace --all-targets --no-run
 	cd $(FRONTEND) && AUTH_RATE_LIMIT_MAX_REQUESTS=10000 \
 		PLANGEN_E2E_SERVER_CMD="exec ../target/debug/plangen all --port 0 --spa-dir dist --data-dir $$(mktemp -d)" $(NPM) run e2e
 
