@@ -69,7 +69,8 @@ pub fn is_tls(req: &Request, trust_forwarded: bool) -> bool {
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
-fn security_headers(h: &mut HeaderMap, tls: bool) {
+/// Helmet's default headers (HSTS only when the client came over TLS).
+pub fn security_headers(h: &mut HeaderMap, tls: bool) {
     let mut set = |name: &'static str, value: &'static str| {
         h.insert(
             HeaderName::from_static(name),

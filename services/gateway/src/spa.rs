@@ -2,7 +2,10 @@
 //! long-lived caching for content-hashed assets and none for `index.html`. Until the SPA is
 //! built, `/` is a page explaining the API.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::Router;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -31,6 +34,33 @@ fn is_client_route(path: &str) -> bool {
 }
 
 pub async fn serve(State(gw): State<GatewayState>, req: Request) -> Response {
+    serve_from(&gw.config.spa_dir, req).await
+}
+
+/// The SPA alone, with the same security headers as the gateway: what `plangen frontend`
+/// serves behind an ingress (the gateway keeps `/api`).
+pub fn router(dir: PathBuf) -> Router {
+    let dir = Arc::new(dir);
+    // Routes rather than a fallback: the service router that wraps this sets its own
+    // fallback, and `/healthz` and friends stay more specific than the wildcard.
+    let handler = move |req: Request| {
+        let dir = dir.clone();
+        async move { serve_from(&dir, req).await }
+    };
+    Router::new()
+        .route("/", axum::routing::get(handler.clone()))
+        .route("/{*path}", axum::routing::get(handler))
+        .layer(axum::middleware::from_fn(
+            |req: Request, next: axum::middleware::Next| async move {
+                let mut response = next.run(req).await;
+                crate::edge::security_headers(response.headers_mut(), false);
+                response
+            },
+        ))
+}
+
+/// Serves `req` from the built SPA in `dir`.
+pub async fn serve_from(dir: &Path, req: Request) -> Response {
     let rid = req
         .extensions()
         .get::<RequestId>()
@@ -39,7 +69,6 @@ pub async fn serve(State(gw): State<GatewayState>, req: Request) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         return crate::problem(Problem::new(ProblemKind::MethodNotAllowed), &rid);
     }
-    let dir = &gw.config.spa_dir;
     let index = dir.join("index.html");
     let path = req.uri().path().to_owned();
     if !index.is_file() {

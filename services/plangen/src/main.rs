@@ -30,6 +30,9 @@ enum Command {
     Template(ServeArgs),
     /// The plan service (PORT, default 3003).
     Plan(ServeArgs),
+    /// The web app's built files alone (PORT, default 5173; PLANGEN_SPA_DIR), for an ingress
+    /// that sends `/api` to the gateway and everything else here.
+    Frontend(ServeArgs),
     /// Run database migrations for DATABASE_URL and exit.
     Migrate,
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
             Some(Command::Auth(args)) => run_auth(args).await,
             Some(Command::Template(args)) => run_template(args).await,
             Some(Command::Plan(args)) => run_plan(args).await,
+            Some(Command::Frontend(args)) => run_frontend(args).await,
             Some(Command::Migrate) => migrate().await,
         }
     });
@@ -113,6 +117,21 @@ async fn run_gateway(args: ServeArgs) -> anyhow::Result<()> {
     let port = config.port;
     let state = plangen_gateway::GatewayState::new(config);
     serve_one("gateway", &args.host, port, plangen_gateway::app(state)).await
+}
+
+/// The port of `plangen frontend` (the seed's frontend port).
+const FRONTEND_PORT: u16 = 5173;
+
+async fn run_frontend(args: ServeArgs) -> anyhow::Result<()> {
+    let mut env = Env::from_process();
+    let port = env.port("PORT", FRONTEND_PORT);
+    let dir = env
+        .get("PLANGEN_SPA_DIR")
+        .unwrap_or_else(|| "frontend/dist".into());
+    env.finish()?;
+    let ops = plangen_core::ServiceOps::new("frontend", utoipa::openapi::OpenApi::default());
+    let app = plangen_core::service_router(plangen_gateway::spa::router(dir.into()), ops);
+    serve_one("frontend", &args.host, port, app).await
 }
 
 /// Applies what each store needs for `DATABASE_URL`: SQL migrations for auth on PostgreSQL;

@@ -141,3 +141,70 @@ fn migrate_without_a_database_url_says_so() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
+
+#[test]
+fn frontend_serves_the_built_app_with_its_client_routes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("assets")).unwrap();
+    std::fs::write(
+        dir.path().join("index.html"),
+        "<!doctype html><title>Plangen</title>",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("assets/app-1a2b.js"), "console.log(1)").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = plangen()
+        .arg("frontend")
+        .env("HOST", "127.0.0.1")
+        .env("PORT", port.to_string())
+        .env("PLANGEN_SPA_DIR", dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = false;
+    for _ in 0..100 {
+        if reqwest::blocking::get(format!("{base}/healthz")).is_ok_and(|r| r.status() == 200) {
+            ready = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let checks = || -> Result<(), String> {
+        if !ready {
+            return Err("plangen frontend did not start".into());
+        }
+        let deep = reqwest::blocking::get(format!("{base}/plans/123")).unwrap();
+        if deep.status() != 200 || deep.headers()["cache-control"] != "no-cache" {
+            return Err(format!(
+                "client route: {} {:?}",
+                deep.status(),
+                deep.headers()
+            ));
+        }
+        if !deep.headers().contains_key("content-security-policy") {
+            return Err("security headers missing".into());
+        }
+        if !deep.text().unwrap().contains("<title>Plangen</title>") {
+            return Err("client routes get index.html".into());
+        }
+        let asset = reqwest::blocking::get(format!("{base}/assets/app-1a2b.js")).unwrap();
+        if asset.headers()["cache-control"] != "public, max-age=31536000, immutable" {
+            return Err(format!("hashed assets are cached: {:?}", asset.headers()));
+        }
+        let missing = reqwest::blocking::get(format!("{base}/missing.png")).unwrap();
+        if missing.status() != 404 {
+            return Err(format!("a missing file is 404, got {}", missing.status()));
+        }
+        Ok(())
+    };
+    let result = checks();
+    let _ = child.kill();
+    let _ = child.wait();
+    result.unwrap();
+}
