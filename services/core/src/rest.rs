@@ -231,6 +231,47 @@ pub fn encode(s: &str) -> String {
     out
 }
 
+/// Cuts the `limit + 1` rows a store returned down to one page, with the cursor of the next
+/// page when the extra row shows there is one. `key_of` gives an item's sort key and id.
+pub fn paginate<T>(
+    mut items: Vec<T>,
+    limit: u32,
+    sort_param: &str,
+    key_of: impl Fn(&T) -> (String, String),
+) -> (Vec<T>, Option<String>) {
+    if items.len() <= limit as usize {
+        return (items, None);
+    }
+    items.truncate(limit as usize);
+    let next = items.last().map(|last| {
+        let (k, i) = key_of(last);
+        Cursor {
+            s: sort_param.to_owned(),
+            k,
+            i,
+        }
+        .encode()
+    });
+    (items, next)
+}
+
+/// A page as JSON, with `Link: <path?query>; rel="next"` when there is a next page.
+pub fn page_response(
+    body: impl Serialize,
+    next_cursor: Option<&str>,
+    path: &str,
+    params: &QueryParams,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let mut response = axum::Json(body).into_response();
+    if let Some(cursor) = next_cursor {
+        response
+            .headers_mut()
+            .insert(header::LINK, link_next(path, &params.next_query(cursor)));
+    }
+    response
+}
+
 /// `Link: <path?query>; rel="next"`.
 pub fn link_next(path: &str, query: &str) -> HeaderValue {
     HeaderValue::from_str(&format!("<{path}?{query}>; rel=\"next\""))

@@ -19,7 +19,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::PlanState;
 use crate::http::{
-    Cursor, Direction, IfMatch, QueryParams, etag, link_next, now, plausible_id, stale,
+    Direction, IfMatch, QueryParams, etag, now, page_response, paginate, plausible_id, stale,
 };
 use crate::model::{
     FromTemplate, Item, ItemInput, ItemPatch, MAX_YEAR, MIN_YEAR, Plan, PlanFields, PlanInput,
@@ -204,28 +204,17 @@ async fn list_plans(
         after,
         limit: limit + 1,
     };
-    let mut items = state.store.list(&query).await.map_err(store_problem)?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|last| {
-            Cursor {
-                s: sort_param.clone(),
-                k: query.sort.key_of(last),
-                i: last.id.clone(),
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    let link = next_cursor
-        .as_deref()
-        .map(|c| link_next(BASE, &p.next_query(c)));
-    let mut response = Json(PlanPage { items, next_cursor }).into_response();
-    if let Some(link) = link {
-        response.headers_mut().insert(header::LINK, link);
-    }
-    Ok(response)
+    let items = state.store.list(&query).await.map_err(store_problem)?;
+    let (items, next_cursor) = paginate(items, limit, &sort_param, |last| {
+        (query.sort.key_of(last), last.id.clone())
+    });
+    let cursor = next_cursor.clone();
+    Ok(page_response(
+        PlanPage { items, next_cursor },
+        cursor.as_deref(),
+        BASE,
+        &p,
+    ))
 }
 
 // ---- read, write ----------------------------------------------------------------------------

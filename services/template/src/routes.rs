@@ -12,7 +12,9 @@ use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::TemplateState;
-use crate::http::{Cursor, Direction, IfMatch, QueryParams, etag, link_next, now, plausible_id};
+use crate::http::{
+    Direction, IfMatch, QueryParams, etag, now, page_response, paginate, plausible_id,
+};
 use crate::model::{Step, Template, TemplateInput, Visibility};
 use crate::store::{ListQuery, SortField, StoreError};
 
@@ -176,28 +178,17 @@ async fn list_templates(
         limit: limit + 1,
     };
     p.finish()?;
-    let mut items = state.store.list(&query).await.map_err(store_problem)?;
-    let next_cursor = if items.len() > limit as usize {
-        items.truncate(limit as usize);
-        items.last().map(|last| {
-            Cursor {
-                s: sort_param.clone(),
-                k: query.sort.key_of(last),
-                i: last.id.clone(),
-            }
-            .encode()
-        })
-    } else {
-        None
-    };
-    let link = next_cursor
-        .as_deref()
-        .map(|c| link_next(BASE, &p.next_query(c)));
-    let mut response = Json(TemplatePage { items, next_cursor }).into_response();
-    if let Some(link) = link {
-        response.headers_mut().insert(header::LINK, link);
-    }
-    Ok(response)
+    let items = state.store.list(&query).await.map_err(store_problem)?;
+    let (items, next_cursor) = paginate(items, limit, &sort_param, |last| {
+        (query.sort.key_of(last), last.id.clone())
+    });
+    let cursor = next_cursor.clone();
+    Ok(page_response(
+        TemplatePage { items, next_cursor },
+        cursor.as_deref(),
+        BASE,
+        &p,
+    ))
 }
 
 /// One template (own, public, or any for an admin).
