@@ -93,14 +93,35 @@ impl SharedState {
 
 #[derive(Default)]
 pub struct MemoryState {
-    denied: Mutex<HashMap<String, Instant>>,
-    windows: Mutex<HashMap<String, (u64, Instant)>>,
+    denied: Mutex<Expiring<Instant>>,
+    windows: Mutex<Expiring<(u64, Instant)>>,
 }
 
-/// Drops expired entries once a map grows, so memory stays bounded by live keys.
-fn prune<V>(map: &mut HashMap<String, V>, now: Instant, expiry: impl Fn(&V) -> Instant) {
-    if map.len() > 10_000 {
-        map.retain(|_, v| expiry(v) > now);
+/// A map whose entries expire, pruned when it has doubled since the last prune (at least
+/// [`PRUNE_FLOOR`] entries): memory stays bounded by live keys, and a map full of live keys
+/// costs one scan per doubling, not one per request.
+struct Expiring<V> {
+    map: HashMap<String, V>,
+    prune_at: usize,
+}
+
+const PRUNE_FLOOR: usize = 10_000;
+
+impl<V> Default for Expiring<V> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            prune_at: PRUNE_FLOOR,
+        }
+    }
+}
+
+impl<V> Expiring<V> {
+    fn prune(&mut self, now: Instant, expiry: impl Fn(&V) -> Instant) {
+        if self.map.len() >= self.prune_at {
+            self.map.retain(|_, v| expiry(v) > now);
+            self.prune_at = (self.map.len() * 2).max(PRUNE_FLOOR);
+        }
     }
 }
 
@@ -109,14 +130,15 @@ impl SessionDenyList for MemoryState {
     async fn deny(&self, session_id: &str, ttl: Duration) -> Result<(), SharedStateError> {
         let now = Instant::now();
         let mut denied = self.denied.lock().expect("deny-list lock");
-        prune(&mut denied, now, |t| *t);
-        denied.insert(session_id.to_owned(), now + ttl);
+        denied.prune(now, |t| *t);
+        denied.map.insert(session_id.to_owned(), now + ttl);
         Ok(())
     }
 
     async fn is_denied(&self, session_id: &str) -> Result<bool, SharedStateError> {
         let denied = self.denied.lock().expect("deny-list lock");
         Ok(denied
+            .map
             .get(session_id)
             .is_some_and(|until| *until > Instant::now()))
     }
@@ -127,8 +149,12 @@ impl WindowCounter for MemoryState {
     async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError> {
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("counter lock");
-        prune(&mut windows, now, |(_, until)| *until);
-        let entry = windows.entry(key.to_owned()).or_insert((0, now + window));
+        windows.prune(now, |(_, until)| *until);
+        // No key allocation for a known key (the common case).
+        if !windows.map.contains_key(key) {
+            windows.map.insert(key.to_owned(), (0, now + window));
+        }
+        let entry = windows.map.get_mut(key).expect("inserted above");
         if entry.1 <= now {
             *entry = (0, now + window);
         }
@@ -142,7 +168,7 @@ impl WindowCounter for MemoryState {
     async fn peek(&self, key: &str) -> Result<WindowCount, SharedStateError> {
         let now = Instant::now();
         let windows = self.windows.lock().expect("counter lock");
-        Ok(match windows.get(key) {
+        Ok(match windows.map.get(key) {
             Some((count, until)) if *until > now => WindowCount {
                 count: *count,
                 resets_in: *until - now,
@@ -155,7 +181,7 @@ impl WindowCounter for MemoryState {
     }
 
     async fn reset(&self, key: &str) -> Result<(), SharedStateError> {
-        self.windows.lock().expect("counter lock").remove(key);
+        self.windows.lock().expect("counter lock").map.remove(key);
         Ok(())
     }
 }
@@ -332,5 +358,43 @@ impl WindowCounter for RedisState {
             Box::pin(async move { redis::cmd("DEL").arg(key).query_async::<()>(&mut c).await })
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expired_entries_are_pruned_and_live_ones_kept_without_a_scan_per_insert() {
+        let now = Instant::now();
+        let mut map = Expiring::<Instant>::default();
+        for i in 0..PRUNE_FLOOR {
+            let expiry = if i % 2 == 0 {
+                now
+            } else {
+                now + Duration::from_secs(60)
+            };
+            map.map.insert(format!("k{i}"), expiry);
+        }
+        map.prune(now, |t| *t);
+        assert_eq!(map.map.len(), PRUNE_FLOOR / 2, "expired half dropped");
+        assert_eq!(map.prune_at, PRUNE_FLOOR, "never below the floor");
+
+        // All live: the next scan waits until the map has doubled.
+        for i in 0..PRUNE_FLOOR {
+            map.map
+                .insert(format!("live{i}"), now + Duration::from_secs(60));
+        }
+        map.prune(now, |t| *t);
+        assert_eq!(map.map.len(), PRUNE_FLOOR * 3 / 2);
+        assert_eq!(map.prune_at, PRUNE_FLOOR * 3);
+        map.map.insert("one more".into(), now);
+        map.prune(now, |t| *t);
+        assert_eq!(
+            map.map.len(),
+            PRUNE_FLOOR * 3 / 2 + 1,
+            "no scan before the map doubles"
+        );
     }
 }
