@@ -652,6 +652,29 @@ async fn cleanup(p: &Plangen, ctx: &Context) -> Result<Action> {
     Ok(Action::await_change())
 }
 
+/// The Plangens (among `plangens`) whose external datastores read the Secret `ns`/`name`.
+pub fn referencing_plangens(
+    plangens: &[Arc<Plangen>],
+    ns: Option<&str>,
+    name: &str,
+) -> Vec<ObjectRef<Plangen>> {
+    plangens
+        .iter()
+        .filter(|p| p.namespace().as_deref() == ns)
+        .filter(|p| {
+            [
+                p.spec.postgres.external.as_ref(),
+                p.spec.mongodb.external.as_ref(),
+                p.spec.redis.external.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|ext| ext.secret_name == name)
+        })
+        .map(|p| ObjectRef::from_obj(p.as_ref()))
+        .collect()
+}
+
 /// Run the controller until `shutdown` resolves. `namespace: None` watches every namespace.
 pub async fn run(
     client: Client,
@@ -679,8 +702,24 @@ pub async fn run(
             }
         };
     }
-    Controller::new(plangens, watcher::Config::default().any_semantic())
+    let controller = Controller::new(plangens, watcher::Config::default().any_semantic());
+    let known = controller.store();
+    controller
         .owns(api!(Secret), children.clone())
+        // External datastores' Secrets are not ours (no owner reference, no label): a Secret
+        // that appears, changes or goes away triggers the Plangens that name it, so a missing
+        // Secret is picked up at once and a changed URL rolls the pods that use it.
+        .watches(
+            api!(Secret),
+            watcher::Config::default(),
+            move |secret: Secret| {
+                referencing_plangens(
+                    &known.state(),
+                    secret.namespace().as_deref(),
+                    &secret.name_any(),
+                )
+            },
+        )
         .owns(api!(KubeService), children.clone())
         .owns(api!(StatefulSet), children.clone())
         .owns(api!(Deployment), children.clone())

@@ -920,3 +920,54 @@ async fn a_rollout_in_progress_is_not_ready() {
     );
     assert_eq!(condition(&p, "Progressing").reason, "RollingOut");
 }
+
+#[test]
+fn a_secret_triggers_only_the_plangens_in_its_namespace_that_name_it() {
+    let plangen = |ns: &str, name: &str, spec: Value| -> Arc<Plangen> {
+        Arc::new(
+            serde_json::from_value(json!({
+                "apiVersion": "plangen.io/v1alpha1", "kind": "Plangen",
+                "metadata": {"name": name, "namespace": ns},
+                "spec": spec,
+            }))
+            .unwrap(),
+        )
+    };
+    let all = vec![
+        plangen(
+            "team-a",
+            "pg-ext",
+            json!({"postgres": {"external": {"secretName": "db-url"}}}),
+        ),
+        plangen(
+            "team-a",
+            "mongo-ext",
+            json!({"mongodb": {"external": {"secretName": "db-url", "key": "uri"}}}),
+        ),
+        plangen("team-a", "managed", json!({})),
+        plangen(
+            "team-b",
+            "pg-ext",
+            json!({"postgres": {"external": {"secretName": "db-url"}}}),
+        ),
+    ];
+    let names = |refs: Vec<ObjectRef<Plangen>>| {
+        let mut v: Vec<String> = refs
+            .iter()
+            .map(|r| format!("{}/{}", r.namespace.clone().unwrap_or_default(), r.name))
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        names(referencing_plangens(&all, Some("team-a"), "db-url")),
+        ["team-a/mongo-ext", "team-a/pg-ext"]
+    );
+    assert_eq!(
+        names(referencing_plangens(&all, Some("team-b"), "db-url")),
+        ["team-b/pg-ext"]
+    );
+    assert!(referencing_plangens(&all, Some("team-a"), "other").is_empty());
+    // The operator's own generated Secrets are named after the Plangen, not referenced here.
+    assert!(referencing_plangens(&all, Some("team-a"), "managed-jwt").is_empty());
+}
