@@ -1,7 +1,8 @@
 //! Access tokens: the claims, signing and verification (HS256, algorithm pinned), and the
 //! `AuthUser` extractor every service uses, deny-list included.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -50,7 +51,16 @@ pub struct TokenKeys {
     validation: Validation,
     /// Lifetime of the tokens signed here; also how long a denied session stays denied.
     pub access_ttl: Duration,
+    verified: Arc<RwLock<HashMap<String, AccessClaims>>>,
 }
+
+/// Tokens remembered as verified. A client sends the same token on every request until it
+/// expires, and a full verification (base64, two JSON parses, HMAC) is the costliest thing
+/// the gateway does per request, so a token whose signature and claims were checked once is
+/// found here by its exact text (signature included: any other text is verified in full) and
+/// only its expiry is checked again — what Envoy's `jwt_authn` cache does. The deny-list is
+/// not cached: it is asked on every request.
+const VERIFIED_TOKENS_CAPACITY: usize = 10_000;
 
 impl TokenKeys {
     pub fn new(secret: &Secret, access_ttl: Duration) -> Self {
@@ -65,6 +75,7 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
             access_ttl,
+            verified: Arc::default(),
         }
     }
 
@@ -96,12 +107,35 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
-        jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
+        self.verify_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// `verify` at the Unix time `now` (for a remembered token; a new one is checked against
+    /// the clock by `jsonwebtoken`).
+    fn verify_at(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+        let expired = |c: &AccessClaims| c.exp < now - self.validation.leeway as i64;
+        if let Some(claims) = self.verified.read().expect("token cache lock").get(token) {
+            return if expired(claims) {
+                Err(TokenError::Expired)
+            } else {
+                Ok(claims.clone())
+            };
+        }
+        let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            })
+            })?;
+        let mut verified = self.verified.write().expect("token cache lock");
+        if verified.len() >= VERIFIED_TOKENS_CAPACITY {
+            verified.retain(|_, c| !expired(c));
+            if verified.len() >= VERIFIED_TOKENS_CAPACITY {
+                verified.clear();
+            }
+        }
+        verified.insert(token.to_owned(), claims.clone());
+        Ok(claims)
     }
 }
 
@@ -285,6 +319,48 @@ mod tests {
         let mut wrong_aud = claims;
         wrong_aud.aud = "someone-else".into();
         assert_eq!(k.verify(&k.sign(&wrong_aud)), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_tampered_one_is_verified_in_full() {
+        let k = keys(Duration::from_secs(60));
+        let claims = k.claims_for("u1", "s1", "a@b.c", "user");
+        let token = k.sign(&claims);
+        let now = chrono::Utc::now().timestamp();
+        assert_eq!(k.verify_at(&token, now).unwrap(), claims);
+        assert_eq!(k.verified.read().unwrap().len(), 1, "remembered");
+        // Served from memory, yet past its expiry (plus the leeway) it is refused.
+        assert_eq!(k.verify_at(&token, now).unwrap(), claims);
+        assert_eq!(k.verify_at(&token, claims.exp + 5).unwrap(), claims);
+        assert_eq!(
+            k.verify_at(&token, claims.exp + 6),
+            Err(TokenError::Expired)
+        );
+
+        // One changed character of the signature: not the remembered text, refused.
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(k.verify_at(&tampered, now), Err(TokenError::Invalid));
+        // The same claims re-signed with another secret are not the remembered token either.
+        let other = TokenKeys::new(&Secret::new("o".repeat(32)), Duration::from_secs(60));
+        assert_eq!(k.verify(&other.sign(&claims)), Err(TokenError::Invalid));
+        assert_eq!(
+            k.verified.read().unwrap().len(),
+            1,
+            "failures are not remembered"
+        );
+    }
+
+    #[test]
+    fn the_memory_of_verified_tokens_is_bounded() {
+        let k = keys(Duration::from_secs(60));
+        for i in 0..VERIFIED_TOKENS_CAPACITY + 5 {
+            let token = k.sign(&k.claims_for(&format!("u{i}"), "s", "a@b.c", "user"));
+            k.verify(&token).unwrap();
+        }
+        assert!(k.verified.read().unwrap().len() <= VERIFIED_TOKENS_CAPACITY);
     }
 
     #[tokio::test]

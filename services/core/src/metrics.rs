@@ -1,10 +1,11 @@
 //! Prometheus metrics: requests by route and status, and a latency histogram.
 
-use std::sync::{Arc, RwLock};
+use std::collections::HashSet;
+use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -13,17 +14,53 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry};
 
+// Labels borrow interned strings: building a key to look a series up allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
-    pub method: String,
-    pub route: String,
+    pub method: &'static str,
+    pub route: &'static str,
     pub status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    pub method: String,
-    pub route: String,
+    pub method: &'static str,
+    pub route: &'static str,
+}
+
+static LABELS: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+
+/// `value` as a `&'static str`, stored once for the life of the process. Only for values from a
+/// small fixed set (route templates, status codes, outcome names): each distinct value is kept
+/// forever.
+pub fn label(value: &str) -> &'static str {
+    if let Some(found) = LABELS.read().expect("label lock").get(value) {
+        return found;
+    }
+    let mut labels = LABELS.write().expect("label lock");
+    if let Some(found) = labels.get(value) {
+        return found;
+    }
+    let leaked: &'static str = Box::leak(value.to_owned().into_boxed_str());
+    labels.insert(leaked);
+    leaked
+}
+
+/// The method as a label: the standard ones by name, any other as `other`, so a client cannot
+/// create series (and memory) at will with made-up methods.
+pub fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
 }
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
@@ -68,19 +105,19 @@ impl Metrics {
             .register(name, help, metric);
     }
 
-    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    /// Counts one request. `route` must be a route template (or `unmatched`), never a raw
+    /// path: it is interned.
+    pub fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {
+        let (method, route) = (method_label(method), label(route));
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
+                method,
+                route,
                 status,
             })
             .inc();
         self.latency
-            .get_or_create(&RouteLabels {
-                method: method.to_owned(),
-                route: route.to_owned(),
-            })
+            .get_or_create(&RouteLabels { method, route })
             .observe(seconds);
     }
 
@@ -95,17 +132,16 @@ impl Metrics {
 
 /// Middleware recording every request in the service's metrics.
 pub async fn track(State(metrics): State<Metrics>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
+    let method = req.method().clone();
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
+        .map_or("unmatched", |p| label(p.as_str()));
     let started = Instant::now();
     let response = next.run(req).await;
     metrics.observe(
         &method,
-        &route,
+        route,
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
@@ -130,9 +166,16 @@ mod tests {
     #[test]
     fn observed_requests_appear_in_the_exposition() {
         let metrics = Metrics::new("test");
-        metrics.observe("GET", "/api/things/{id}", 200, 0.003);
-        metrics.observe("GET", "/api/things/{id}", 200, 0.004);
+        metrics.observe(&Method::GET, "/api/things/{id}", 200, 0.003);
+        metrics.observe(&Method::GET, "/api/things/{id}", 200, 0.004);
+        let made_up = Method::from_bytes(b"BREW").unwrap();
+        metrics.observe(&made_up, "/api/things/{id}", 405, 0.001);
         let text = metrics.encode();
+        assert!(
+            text.contains(r#"method="other",route="/api/things/{id}",status="405"} 1"#),
+            "{text}"
+        );
+        assert!(!text.contains("BREW"), "{text}");
         assert!(text.contains(
             r#"plangen_http_requests_total{service="test",method="GET",route="/api/things/{id}",status="200"} 2"#
         ), "{text}");

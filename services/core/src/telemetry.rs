@@ -24,16 +24,38 @@ pub fn current_request_id() -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
-/// Installs the global JSON subscriber (level from `RUST_LOG`, default `info`). Safe to call twice.
-pub fn init_tracing() {
+/// Keeps the log writer thread alive; dropping it (at the end of `main`) writes out what is
+/// still queued.
+#[must_use = "logs queued when this is dropped are written out; hold it until exit"]
+pub struct LogGuard(#[allow(dead_code)] tracing_appender::non_blocking::WorkerGuard);
+
+/// Installs the global JSON subscriber (level from `RUST_LOG`, default `info`). `None` when a
+/// subscriber was already installed.
+///
+/// Lines are formatted on the request's thread and written by a dedicated thread through a
+/// 64 KiB buffer, flushed whenever the queue runs empty: under load many lines share one
+/// `write` instead of one system call each (docs/GATEWAY.md, "Benchmark"), and a slow stdout
+/// does not stall request threads until the queue is full. Not lossy: a full queue waits
+/// rather than dropping lines.
+pub fn init_tracing() -> Option<LogGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("plangen-log-writer")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stdout(),
+        ));
+    tracing_subscriber::fmt()
         .json()
         .flatten_event(true)
         .with_current_span(true)
         .with_span_list(false)
         .with_env_filter(filter)
-        .try_init();
+        .with_writer(writer)
+        .try_init()
+        .ok()
+        .map(|()| LogGuard(guard))
 }
 
 /// A client-supplied id is kept only when it is short and plain, so it cannot forge log lines.
@@ -67,12 +89,11 @@ pub fn assign_request_id(req: &mut Request) -> (String, HeaderValue) {
 }
 
 /// The route template the request matched (`/api/plans/{id}`), or `unmatched`: a bounded label
-/// for logs and metrics.
-pub fn matched_route(req: &Request) -> String {
+/// for logs and metrics, interned (route templates are a fixed set).
+pub fn matched_route(req: &Request) -> &'static str {
     req.extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned())
+        .map_or("unmatched", |p| crate::metrics::label(p.as_str()))
 }
 
 /// Runs `fut` with `id` as the current request id (what problem+json bodies quote).
@@ -119,7 +140,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
         .headers_mut()
         .insert(REQUEST_ID_HEADER, header_value);
-    log_access(&span, &method, &route, &response, started);
+    log_access(&span, &method, route, &response, started);
     response
 }
 

@@ -1,33 +1,65 @@
-//! The servers for `bench/load.sh`: a minimal upstream and the gateway in front of it, on
-//! fixed ports, until Ctrl-C. Not a test: the numbers it leads to are in docs/GATEWAY.md.
+//! The servers for `bench/load.sh`, on fixed ports, until SIGTERM. Not a test: the numbers it
+//! leads to are in docs/GATEWAY.md.
 //!
-//! `BENCH_UPSTREAM_PORT` (default 18081) serves `GET /api/templates/bench` (a small JSON body,
-//! like a real read); `BENCH_GATEWAY_PORT` (default 18080) is the gateway with every edge layer
-//! on (request ids, security headers, CORS, metrics, in-process rate limiting with a budget
-//! large enough not to trigger, JWT check on the route).
+//! `bench_servers upstream` serves `GET /api/templates/bench` (a small JSON body, like a real
+//! read) on `BENCH_UPSTREAM_PORT` (default 18081). `bench_servers gateway` runs, in front of
+//! that upstream, the gateway with every edge layer on (request ids, security headers, CORS,
+//! metrics, in-process rate limiting with a budget large enough not to trigger, JWT check) on
+//! `BENCH_GATEWAY_PORT` (default 18080) and, on `BENCH_BARE_PORT` when set, the proxy alone (no
+//! edge layer), to tell proxy cost from policy cost. Separate processes, as deployed, so the CPU
+//! each one spends per request can be read from `/proc`.
+//!
+//! `BENCH_ACCESS_LOG=1` turns on the JSON access log (to stdout), as in production.
 
 use plangen_core::server::{Shutdown, bind, serve};
 use plangen_core::{Env, Secret, TokenKeys};
 use plangen_gateway::{GatewayConfig, GatewayState, app};
 
+// The allocator the `plangen` binary uses.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn port(var: &str, default: u16) -> u16 {
+    std::env::var(var)
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(default)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let upstream_port: u16 = std::env::var("BENCH_UPSTREAM_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(18081);
-    let gateway_port: u16 = std::env::var("BENCH_GATEWAY_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(18080);
-    let secret = "bench-secret-0123456789abcdef0123456789";
+    let role = std::env::args().nth(1).unwrap_or_default();
+    let upstream_port = port("BENCH_UPSTREAM_PORT", 18081);
+    let (_trigger, shutdown) = Shutdown::on_signals();
+    match role.as_str() {
+        "upstream" => {
+            let upstream = axum::Router::new().route(
+                "/api/templates/bench",
+                axum::routing::get(|| async {
+                    axum::Json(
+                        serde_json::json!({"id": "bench", "name": "Weekly review", "steps": 5}),
+                    )
+                }),
+            );
+            let listener = bind("127.0.0.1", upstream_port).await?;
+            println!("ready: upstream http://127.0.0.1:{upstream_port}");
+            serve(listener, upstream, shutdown).await?;
+        }
+        "gateway" => gateway(upstream_port, shutdown).await?,
+        _ => {
+            eprintln!("usage: bench_servers upstream|gateway");
+            std::process::exit(2);
+        }
+    }
+    Ok(())
+}
 
-    let upstream = axum::Router::new().route(
-        "/api/templates/bench",
-        axum::routing::get(|| async {
-            axum::Json(serde_json::json!({"id": "bench", "name": "Weekly review", "steps": 5}))
-        }),
-    );
+async fn gateway(upstream_port: u16, shutdown: Shutdown) -> Result<(), Box<dyn std::error::Error>> {
+    let _log_guard = std::env::var("BENCH_ACCESS_LOG")
+        .is_ok_and(|v| v == "1")
+        .then(plangen_core::telemetry::init_tracing);
+    let gateway_port = port("BENCH_GATEWAY_PORT", 18080);
+    let secret = "bench-secret-0123456789abcdef0123456789";
     let config = GatewayConfig::from_env(Env::from_map([
         ("ACCESS_TOKEN_SECRET", secret.to_owned()),
         ("TEMPLATE", format!("http://127.0.0.1:{upstream_port}")),
@@ -37,16 +69,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let keys = TokenKeys::new(&Secret::new(secret), std::time::Duration::from_secs(86_400));
     let token = keys.sign(&keys.claims_for("bench-user", "bench-session", "b@example.org", "user"));
 
-    let (_trigger, shutdown) = Shutdown::on_signals();
-    let up_listener = bind("127.0.0.1", upstream_port).await?;
     let gw_listener = bind("127.0.0.1", gateway_port).await?;
-    tokio::spawn(serve(up_listener, upstream, shutdown.clone()));
-    // The access log is one line per request; the bench measures the proxy, not the terminal.
-    // The bare proxy (no edge layers) on BENCH_BARE_PORT, to tell proxy cost from policy cost.
-    if let Some(bare_port) = std::env::var("BENCH_BARE_PORT")
-        .ok()
-        .and_then(|p| p.parse().ok())
-    {
+    if let Ok(bare_port) = std::env::var("BENCH_BARE_PORT") {
         let upstream = std::sync::Arc::new(plangen_gateway::proxy::Upstream::new(
             config.template.clone(),
             &config.breaker,
@@ -72,13 +96,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             }
         });
-        let listener = bind("127.0.0.1", bare_port).await?;
+        let listener = bind("127.0.0.1", bare_port.parse()?).await?;
         tokio::spawn(serve(listener, bare, shutdown.clone()));
     }
-    println!("TOKEN={token}");
-    println!(
-        "ready: upstream http://127.0.0.1:{upstream_port} gateway http://127.0.0.1:{gateway_port}"
-    );
+    // Printed on stderr: with the access log on, stdout is the log.
+    eprintln!("TOKEN={token}");
+    eprintln!("ready: gateway http://127.0.0.1:{gateway_port}");
     serve(gw_listener, app(GatewayState::new(config)), shutdown).await?;
     Ok(())
 }

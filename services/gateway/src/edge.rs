@@ -26,13 +26,20 @@ pub async fn edge(State(gw): State<GatewayState>, mut req: Request, next: Next) 
     let (id, header_value) = assign_request_id(&mut req);
     let method = req.method().clone();
     let route = matched_route(&req);
+    // Known from the route, so set when the span is made: recording a field later makes the
+    // JSON formatter parse and re-serialise the span's fields.
+    let upstream = gw
+        .upstreams
+        .iter()
+        .find(|u| route.starts_with(u.config.public_prefix))
+        .map(|u| u.name());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %method,
         route = %route,
         user_id = tracing::field::Empty,
-        upstream = tracing::field::Empty,
+        upstream,
     );
     let started = Instant::now();
     let mut response = scope_request_id(id, next.run(req).instrument(span.clone())).await;
@@ -41,13 +48,9 @@ pub async fn edge(State(gw): State<GatewayState>, mut req: Request, next: Next) 
         .insert(REQUEST_ID_HEADER, header_value);
     security_headers(response.headers_mut(), tls);
     let status = response.status().as_u16();
-    gw.metrics.observe(
-        method.as_str(),
-        &route,
-        status,
-        started.elapsed().as_secs_f64(),
-    );
-    log_access(&span, &method, &route, &response, started);
+    gw.metrics
+        .observe(&method, route, status, started.elapsed().as_secs_f64());
+    log_access(&span, &method, route, &response, started);
     response
 }
 
@@ -57,6 +60,40 @@ pub async fn edge(State(gw): State<GatewayState>, mut req: Request, next: Next) 
 const CSP: &str = "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; \
 form-action 'self'; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; \
 script-src 'self'; script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'";
+const CSP_TLS: &str = "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; \
+form-action 'self'; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; \
+script-src 'self'; script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'; \
+upgrade-insecure-requests";
+
+/// Names and values checked at compile time: every response gets them, so nothing is parsed
+/// per request.
+const fn pair(name: &'static str, value: &'static str) -> (HeaderName, HeaderValue) {
+    (
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    )
+}
+
+const CONTENT_SECURITY_POLICY: HeaderName = HeaderName::from_static("content-security-policy");
+const CSP_PLAIN_VALUE: HeaderValue = HeaderValue::from_static(CSP);
+const CSP_TLS_VALUE: HeaderValue = HeaderValue::from_static(CSP_TLS);
+const HSTS: (HeaderName, HeaderValue) = pair(
+    "strict-transport-security",
+    "max-age=31536000; includeSubDomains",
+);
+const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
+const ALWAYS: [(HeaderName, HeaderValue); 10] = [
+    pair("cross-origin-opener-policy", "same-origin"),
+    pair("cross-origin-resource-policy", "same-origin"),
+    pair("origin-agent-cluster", "?1"),
+    pair("referrer-policy", "no-referrer"),
+    pair("x-content-type-options", "nosniff"),
+    pair("x-dns-prefetch-control", "off"),
+    pair("x-download-options", "noopen"),
+    pair("x-frame-options", "SAMEORIGIN"),
+    pair("x-permitted-cross-domain-policies", "none"),
+    pair("x-xss-protection", "0"),
+];
 
 /// Whether the client reached us over TLS: only knowable from a trusted ingress's
 /// `X-Forwarded-Proto`, since the gateway itself serves plain HTTP.
@@ -71,37 +108,15 @@ pub fn is_tls(req: &Request, trust_forwarded: bool) -> bool {
 
 /// Helmet's default headers (HSTS only when the client came over TLS).
 pub fn security_headers(h: &mut HeaderMap, tls: bool) {
-    let mut set = |name: &'static str, value: &'static str| {
-        h.insert(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        );
-    };
     if tls {
-        set(
-            "content-security-policy",
-            "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; \
-form-action 'self'; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; \
-script-src 'self'; script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'; \
-upgrade-insecure-requests",
-        );
-        set(
-            "strict-transport-security",
-            "max-age=31536000; includeSubDomains",
-        );
+        h.insert(CONTENT_SECURITY_POLICY, CSP_TLS_VALUE);
+        h.insert(HSTS.0, HSTS.1);
     } else {
-        set("content-security-policy", CSP);
+        h.insert(CONTENT_SECURITY_POLICY, CSP_PLAIN_VALUE);
     }
-    set("cross-origin-opener-policy", "same-origin");
-    set("cross-origin-resource-policy", "same-origin");
-    set("origin-agent-cluster", "?1");
-    set("referrer-policy", "no-referrer");
-    set("x-content-type-options", "nosniff");
-    set("x-dns-prefetch-control", "off");
-    set("x-download-options", "noopen");
-    set("x-frame-options", "SAMEORIGIN");
-    set("x-permitted-cross-domain-policies", "none");
-    set("x-xss-protection", "0");
-    h.remove("x-powered-by");
+    for (name, value) in &ALWAYS {
+        h.insert(name.clone(), value.clone());
+    }
+    h.remove(X_POWERED_BY);
     h.remove(header::SERVER);
 }

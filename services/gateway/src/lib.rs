@@ -130,8 +130,6 @@ struct RouteState {
 async fn proxy_handler(State(route): State<RouteState>, mut req: Request) -> Response {
     let RouteState { gw, upstream } = route;
     let rid = request_id(&req);
-    let span = tracing::Span::current();
-    span.record("upstream", upstream.name());
 
     let user = if upstream.config.requires_token {
         // Checked once by the rate-limit layer when a token was sent; checked here otherwise.
@@ -172,16 +170,13 @@ async fn proxy_handler(State(route): State<RouteState>, mut req: Request) -> Res
     let seconds = started.elapsed().as_secs_f64();
     match result {
         Ok(response) => {
-            gw.proxy_metrics.observe(
-                upstream.name(),
-                response.status().as_u16().to_string(),
-                seconds,
-            );
+            gw.proxy_metrics
+                .observe(upstream.name(), response.status().as_str(), seconds);
             response
         }
         Err(e) => {
             gw.proxy_metrics
-                .observe(upstream.name(), e.outcome().to_owned(), seconds);
+                .observe(upstream.name(), e.outcome(), seconds);
             tracing::warn!(upstream = upstream.name(), error = ?e, "proxying failed");
             problem(e.problem(upstream.name(), gw.config.max_body_bytes), &rid)
         }

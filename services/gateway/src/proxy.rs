@@ -511,14 +511,14 @@ fn rewrite_link(value: &str, ctx: &ForwardContext<'_>) -> Option<String> {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamOutcome {
-    pub upstream: String,
+    pub upstream: &'static str,
     /// The upstream's status code, or why there was none (`timeout`, `connect_error`, ...).
-    pub outcome: String,
+    pub outcome: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabel {
-    pub upstream: String,
+    pub upstream: &'static str,
 }
 
 /// Per-upstream metrics, next to the per-route HTTP metrics.
@@ -551,17 +551,14 @@ impl ProxyMetrics {
         this
     }
 
-    pub fn observe(&self, upstream: &str, outcome: String, seconds: f64) {
+    /// `outcome`: a status code or a [`ProxyError::outcome`] (a small fixed set: interned).
+    pub fn observe(&self, upstream: &'static str, outcome: &str, seconds: f64) {
+        let outcome = plangen_core::metrics::label(outcome);
         self.requests
-            .get_or_create(&UpstreamOutcome {
-                upstream: upstream.to_owned(),
-                outcome,
-            })
+            .get_or_create(&UpstreamOutcome { upstream, outcome })
             .inc();
         self.latency
-            .get_or_create(&UpstreamLabel {
-                upstream: upstream.to_owned(),
-            })
+            .get_or_create(&UpstreamLabel { upstream })
             .observe(seconds);
     }
 }

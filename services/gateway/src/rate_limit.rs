@@ -177,11 +177,11 @@ pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: 
         return next.run(req).await;
     }
     let ip = client_ip(&req, gw.config.trust_forwarded_for);
-    let ip_key = ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let ip_key = || ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let auth = check_token(&gw, req.headers().get(AUTHORIZATION).cloned()).await;
-    let identity = match &auth {
-        Some(EdgeAuth(Ok(user))) => format!("user:{}", user.user_id),
-        _ => format!("ip:{ip_key}"),
+    let general_key = match &auth {
+        Some(EdgeAuth(Ok(user))) => format!("rl:user:{}", user.user_id),
+        _ => format!("rl:ip:{}", ip_key()),
     };
     let sensitive = AUTH_SENSITIVE_PATHS.contains(&path);
     if let Some(auth) = auth {
@@ -191,16 +191,13 @@ pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: 
     let limiter = &gw.limiter;
     let mut quotas = Vec::with_capacity(2);
     let mut failure = None;
-    match limiter
-        .hit(&format!("rl:{identity}"), limiter.general())
-        .await
-    {
+    match limiter.hit(&general_key, limiter.general()).await {
         Ok(q) => quotas.push(q),
         Err(e) => failure = Some(e),
     }
     if sensitive {
         match limiter
-            .hit(&format!("rl-auth:ip:{ip_key}"), limiter.auth())
+            .hit(&format!("rl-auth:ip:{}", ip_key()), limiter.auth())
             .await
         {
             Ok(q) => quotas.push(q),
@@ -228,7 +225,7 @@ pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: 
     if let Some(q) = binding
         && q.exceeded()
     {
-        tracing::info!(key = %identity, limit = q.policy.limit, "rate limit exceeded");
+        tracing::info!(key = %general_key, limit = q.policy.limit, "rate limit exceeded");
         let mut p = Problem::new(ProblemKind::TooManyRequests)
             .detail(format!(
                 "At most {} requests per {} s; try again in {} s",

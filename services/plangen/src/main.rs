@@ -44,8 +44,13 @@ struct ServeArgs {
     host: String,
 }
 
+// mimalloc rather than glibc's malloc: per-request allocations dominated the gateway's CPU
+// profile under load (docs/GATEWAY.md, "Benchmark").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
-    plangen_core::telemetry::init_tracing();
+    let _log_guard = plangen_core::telemetry::init_tracing();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("start the tokio runtime");
     let result = runtime.block_on(async {
