@@ -799,6 +799,7 @@ impl Renderer<'_> {
                     "env": [
                         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                         {"name": "RS_MEMBERS", "value": self.mongo_members(replicas)},
+                        {"name": "RS_SYNC", "value": MONGO_RS_SYNC},
                         {"name": "MONGO_USER", "value": DB_USER},
                         secret_env("MONGO_PASSWORD", secrets::KEY_PASSWORD),
                         {"name": "HOME", "value": "/tmp"},
@@ -938,8 +939,9 @@ impl Renderer<'_> {
 }
 
 /// Sidecar of every MongoDB member: on member 0 it initiates the replica set once and creates
-/// the `plangen` user through the localhost exception; afterwards it only idles. Passwords come
-/// from the environment (`process.env`), never from argv.
+/// the `plangen` user through the localhost exception; then, on every member, whichever is
+/// primary brings the set's membership in line with `RS_MEMBERS` (after `members` changed)
+/// every 15 s. Passwords come from the environment (`process.env`), never from argv.
 const MONGO_RS_INIT: &str = r#"set -eu
 until mongosh --quiet --host 127.0.0.1 --eval 'db.adminCommand({ping: 1}).ok' >/dev/null 2>&1; do sleep 2; done
 if [ "${POD_NAME##*-}" = "0" ]; then
@@ -959,8 +961,48 @@ if [ "${POD_NAME##*-}" = "0" ]; then
       print("replica set initialised");'
   fi
 fi
-exec sleep infinity
+while true; do
+  mongosh --quiet --host 127.0.0.1 --eval "$RS_SYNC" 2>&1 | grep -v '^$' || true
+  sleep 15
+done
 "#;
+
+/// The membership step: `nextMembers` (pure, tested with Node.js in this crate's tests) gives
+/// the member list one change closer to the wanted hosts — MongoDB accepts at most one voting
+/// member added or removed per reconfig — and the primary applies it (the `rs.reconfig` helper
+/// bumps the config version). Existing members keep their `_id`s and settings.
+macro_rules! next_members_js {
+    () => {
+        r#"function nextMembers(members, hosts) {
+  const gone = members.find((m) => !hosts.includes(m.host));
+  if (gone) return members.filter((m) => m !== gone);
+  const known = members.map((m) => m.host);
+  const added = hosts.find((h) => !known.includes(h));
+  if (added === undefined) return null;
+  const id = members.reduce((max, m) => Math.max(max, m._id), -1) + 1;
+  return members.concat([{ _id: id, host: added }]);
+}"#
+    };
+}
+pub const MONGO_NEXT_MEMBERS_JS: &str = next_members_js!();
+
+const MONGO_RS_SYNC: &str = concat!(
+    next_members_js!(),
+    r#"
+try {
+  db.getSiblingDB("admin").auth(process.env.MONGO_USER, process.env.MONGO_PASSWORD);
+  if (db.hello().isWritablePrimary) {
+    const cfg = rs.conf();
+    const next = nextMembers(cfg.members, process.env.RS_MEMBERS.split(","));
+    if (next) {
+      cfg.members = next;
+      rs.reconfig(cfg);
+      print("replica set members now: " + next.map((m) => m.host).join(","));
+    }
+  }
+} catch (e) { print("membership sync: " + e.message); }
+"#
+);
 
 fn base64_encode(bytes: &[u8]) -> String {
     use k8s_openapi::ByteString;

@@ -740,3 +740,86 @@ fn image_pull_settings_apply_to_every_service() {
         assert_eq!(pod.image_pull_secrets.unwrap()[0].name, "creds");
     }
 }
+
+/// The MongoDB membership step, run in Node.js (the same JavaScript mongosh runs): one change
+/// per call, existing members keep their ids and settings, removals before additions.
+#[test]
+fn mongo_membership_moves_one_member_at_a_time_towards_the_wanted_hosts() {
+    let cases = r#"
+const h = (i) => `demo-mongodb-${i}.demo-mongodb.ns.svc.cluster.local:27017`;
+const m = (id, i, extra) => Object.assign({ _id: id, host: h(i) }, extra || {});
+const out = [];
+// In line: nothing to do.
+out.push(nextMembers([m(0, 0), m(1, 1), m(2, 2)], [h(0), h(1), h(2)]));
+// 3 -> 5: one member at a time, next free id.
+let step = nextMembers([m(0, 0), m(1, 1, { priority: 2 }), m(2, 2)], [h(0), h(1), h(2), h(3), h(4)]);
+out.push(step);
+out.push(nextMembers(step, [h(0), h(1), h(2), h(3), h(4)]));
+// 5 -> 3: one removal at a time; ids and settings of the others kept.
+out.push(nextMembers([m(0, 0), m(1, 1), m(2, 2), m(7, 3), m(8, 4)], [h(0), h(1), h(2)]));
+console.log(JSON.stringify(out));
+"#;
+    let script = format!("{}\n{cases}", crate::render::MONGO_NEXT_MEMBERS_JS);
+    let output = std::process::Command::new("node")
+        .args(["-e", &script])
+        .output()
+        .expect("Node.js runs the replica-set membership script (it is on every machine that builds the SPA)");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let host = |i: u32| format!("demo-mongodb-{i}.demo-mongodb.ns.svc.cluster.local:27017");
+    let hosts = |v: &Value| -> Vec<(i64, String)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|m| {
+                (
+                    m["_id"].as_i64().unwrap(),
+                    m["host"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(out[0], Value::Null, "nothing to change");
+    assert_eq!(
+        hosts(&out[1]),
+        [(0, host(0)), (1, host(1)), (2, host(2)), (3, host(3))]
+    );
+    assert_eq!(out[1][1]["priority"], 2, "existing settings kept");
+    assert_eq!(hosts(&out[2]).len(), 5);
+    assert_eq!(hosts(&out[2])[4], (4, host(4)));
+    assert_eq!(
+        hosts(&out[3]),
+        [(0, host(0)), (1, host(1)), (2, host(2)), (8, host(4))],
+        "the first member no longer wanted goes, the rest keep their ids"
+    );
+}
+
+#[test]
+fn the_mongodb_sidecar_gets_the_membership_script_and_the_wanted_hosts() {
+    let mut spec = PlangenSpec::default();
+    spec.mongodb.managed.as_mut().unwrap().members = 5;
+    let c = render_ok(&plangen(spec));
+    let sts: StatefulSet = find(&c, Kind::StatefulSet, "demo-mongodb");
+    let pod = sts.spec.template.spec.unwrap();
+    let sidecar = &pod.containers[1];
+    assert_eq!(sidecar.name, "rs-init");
+    let value = |name: &str| {
+        sidecar
+            .env
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|e| e.name == name)
+            .and_then(|e| e.value.clone())
+            .unwrap_or_default()
+    };
+    assert_eq!(value("RS_MEMBERS").split(',').count(), 5);
+    assert!(value("RS_SYNC").starts_with(crate::render::MONGO_NEXT_MEMBERS_JS));
+    assert!(value("RS_SYNC").contains("rs.reconfig(cfg)"));
+    let script = sidecar.command.as_ref().unwrap()[2].clone();
+    assert!(script.contains(r#"--eval "$RS_SYNC""#), "{script}");
+}
