@@ -280,7 +280,7 @@ pub async fn forward(
             }
             Ok(Ok(response)) => {
                 up.breaker.record_success();
-                return Ok(finish_response(response, ctx));
+                return Ok(finish_response(response, ctx, up, deadline));
             }
             Ok(Err(e)) => e,
         };
@@ -422,6 +422,8 @@ fn prepare_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>) {
 fn finish_response(
     response: Response<hyper::body::Incoming>,
     ctx: &ForwardContext<'_>,
+    up: &Upstream,
+    deadline: tokio::time::Instant,
 ) -> Response {
     let (mut parts, body) = response.into_parts();
     remove_hop_by_hop(&mut parts.headers);
@@ -462,7 +464,69 @@ fn finish_response(
             parts.headers.append(header::LINK, link);
         }
     }
-    Response::from_parts(parts, Body::new(body))
+    Response::from_parts(
+        parts,
+        Body::new(DeadlineBody {
+            inner: body,
+            deadline: Box::pin(tokio::time::sleep_until(deadline)),
+            upstream: up.name(),
+            timeout: up.config.timeout,
+        }),
+    )
+}
+
+/// The upstream's response body, cut off at the route's deadline: the timeout covers the
+/// whole exchange, so an upstream that sends its headers and then stalls cannot hold a client
+/// (and a pooled connection) forever. The status has been sent by then, so the cut shows as
+/// an aborted response (the connection is closed mid-body), never as a complete one.
+struct DeadlineBody {
+    inner: hyper::body::Incoming,
+    deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
+    upstream: &'static str,
+    timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("the {upstream} service's response did not complete within {} ms", timeout.as_millis())]
+pub struct BodyDeadlineExceeded {
+    upstream: &'static str,
+    timeout: Duration,
+}
+
+impl http_body::Body for DeadlineBody {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        use std::future::Future as _;
+        use std::task::Poll;
+        // What has already arrived is passed on; the deadline only matters while waiting.
+        match std::pin::Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(frame.map(|f| f.map_err(Into::into))),
+            Poll::Pending => match self.deadline.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    let error = BodyDeadlineExceeded {
+                        upstream: self.upstream,
+                        timeout: self.timeout,
+                    };
+                    tracing::warn!(upstream = self.upstream, error = %error, "response body cut off");
+                    Poll::Ready(Some(Err(error.into())))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// An upstream URL (relative, or absolute on an upstream's origin) as the public URL.

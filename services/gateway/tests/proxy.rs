@@ -345,6 +345,39 @@ async fn a_slow_upstream_gives_504_after_the_route_timeout() {
 }
 
 #[tokio::test]
+async fn a_response_body_that_stalls_is_cut_off_at_the_route_timeout() {
+    let up = upstreams().await;
+    let gw = gateway(&up, &[("PLAN_TIMEOUT_MS", "400")]).await;
+    let started = Instant::now();
+    // `/stream` sends its first chunk at once and the rest only when released: never, here.
+    let res = gw.get_auth("/api/v1/plans/stream", &token_for("u1")).await;
+    assert_eq!(res.status(), 200, "the headers came in time");
+    let mut body = res.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"first-chunk;");
+    let next = tokio::time::timeout(Duration::from_secs(5), body.next())
+        .await
+        .expect("the stalled body ends at the deadline instead of hanging");
+    assert!(
+        matches!(next, Some(Err(_))),
+        "an aborted response, never one that looks complete: {next:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(400) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    // The gateway itself is fine and the route answers again.
+    up.plans.release.notify_one();
+    assert_eq!(
+        gw.get_auth("/api/v1/plans/x", &token_for("u1"))
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
 async fn a_resetting_upstream_gives_502_and_only_idempotent_requests_are_retried() {
     let up = upstreams().await;
     let (reset_url, connections) = resetting_upstream().await;
