@@ -101,25 +101,103 @@ pub async fn scope_request_id<F: std::future::Future>(id: String, fut: F) -> F::
     REQUEST_ID.scope(id, fut).await
 }
 
-/// Writes the one access-log line of a request, inside its span.
+/// Makes the one access-log line of a request be written when its response body is done:
+/// `bytes` counts what was actually sent (streamed bodies included), `latency_ms` runs to the
+/// last byte (like nginx's `$request_time`), and `aborted` tells a body cut off (an upstream
+/// stalled, the client went away) from one sent in full.
 pub fn log_access(
-    span: &tracing::Span,
-    method: &Method,
-    route: &str,
-    response: &Response,
+    span: tracing::Span,
+    method: Method,
+    route: &'static str,
+    response: Response,
     started: Instant,
-) {
+) -> Response {
     let status = response.status().as_u16();
-    // Streamed bodies without a length are logged without `bytes`.
-    let bytes = response
-        .headers()
-        .get(axum::http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    span.in_scope(|| {
-        tracing::info!(target: "access", status, latency_ms, bytes, "{method} {route} {status}");
-    });
+    response.map(|inner| {
+        axum::body::Body::new(AccessLogBody {
+            inner,
+            bytes: 0,
+            ended: false,
+            line: Some(AccessLine {
+                span,
+                method,
+                route,
+                status,
+                started,
+            }),
+        })
+    })
+}
+
+struct AccessLine {
+    span: tracing::Span,
+    method: Method,
+    route: &'static str,
+    status: u16,
+    started: Instant,
+}
+
+/// A response body that counts what passes through it and writes the access line when it is
+/// dropped (hyper drops it after the last frame, or when the exchange is abandoned).
+struct AccessLogBody {
+    inner: axum::body::Body,
+    bytes: u64,
+    ended: bool,
+    line: Option<AccessLine>,
+}
+
+impl http_body::Body for AccessLogBody {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.bytes += data.len() as u64;
+                }
+            }
+            std::task::Poll::Ready(None) => self.ended = true,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for AccessLogBody {
+    fn drop(&mut self) {
+        let Some(AccessLine {
+            span,
+            method,
+            route,
+            status,
+            started,
+        }) = self.line.take()
+        else {
+            return;
+        };
+        // An empty body (and any body of a HEAD answer) may be dropped unpolled; it was sent
+        // in full all the same.
+        let aborted =
+            !(self.ended || http_body::Body::is_end_stream(&self.inner) || method == Method::HEAD);
+        let bytes = self.bytes;
+        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        span.in_scope(|| {
+            tracing::info!(target: "access", status, latency_ms, bytes, aborted, "{method} {route} {status}");
+        });
+    }
 }
 
 /// Outermost middleware: gives the request an id, runs the rest inside a span carrying it,
@@ -140,8 +218,7 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
     response
         .headers_mut()
         .insert(REQUEST_ID_HEADER, header_value);
-    log_access(&span, &method, route, &response, started);
-    response
+    log_access(span, method, route, response, started)
 }
 
 #[cfg(test)]

@@ -50,8 +50,7 @@ pub async fn edge(State(gw): State<GatewayState>, mut req: Request, next: Next) 
     let status = response.status().as_u16();
     gw.metrics
         .observe(&method, route, status, started.elapsed().as_secs_f64());
-    log_access(&span, &method, route, &response, started);
-    response
+    log_access(span, method, route, response, started)
 }
 
 /// Helmet's default CSP, tightened where the SPA allows: no inline scripts, no plugins, no
