@@ -4,58 +4,19 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use common::*;
 use futures::StreamExt as _;
-use serde_json::Value;
+use plangen_core::testing::CapturedLogs;
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// The access line of `request_id`, waiting briefly: it is written once the body is done.
-    async fn access_line(&self, request_id: &str) -> Value {
-        for _ in 0..100 {
-            let text = String::from_utf8(self.0.lock().unwrap().clone()).unwrap();
-            if let Some(line) = text.lines().find_map(|l| {
-                let v: Value = serde_json::from_str(l).ok()?;
-                (v["target"] == "access" && v["span"]["request_id"] == request_id).then_some(v)
-            }) {
-                return line;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!(
-            "no access line for {request_id}: {}",
-            String::from_utf8_lossy(&self.0.lock().unwrap())
-        );
-    }
+/// The access line of the request with id `request_id`.
+async fn access_line(logs: &CapturedLogs, request_id: &str) -> serde_json::Value {
+    logs.wait_for_line(|v| v["target"] == "access" && v["span"]["request_id"] == request_id)
+        .await
 }
 
 #[tokio::test]
 async fn access_lines_count_the_bytes_sent_streamed_or_not_and_name_the_caller() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(true)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = CapturedLogs::install();
     let up = upstreams().await;
     let gw = gateway(&up, &[("PLAN_TIMEOUT_MS", "400")]).await;
     let token = token_for("u1");
@@ -80,7 +41,7 @@ async fn access_lines_count_the_bytes_sent_streamed_or_not_and_name_the_caller()
     while let Some(chunk) = body.next().await {
         total += chunk.unwrap().len();
     }
-    let line = captured.access_line("rid-streamed").await;
+    let line = access_line(&logs, "rid-streamed").await;
     assert_eq!(line["status"], 200);
     assert_eq!(line["bytes"], total as u64);
     assert_eq!(line["aborted"], false);
@@ -105,7 +66,7 @@ async fn access_lines_count_the_bytes_sent_streamed_or_not_and_name_the_caller()
         .unwrap();
     let sent = res.bytes().await.unwrap();
     assert_eq!(sent.len() as u64, length);
-    let line = captured.access_line("rid-sized").await;
+    let line = access_line(&logs, "rid-sized").await;
     assert_eq!(line["bytes"], length);
     assert_eq!(line["aborted"], false);
 
@@ -121,7 +82,7 @@ async fn access_lines_count_the_bytes_sent_streamed_or_not_and_name_the_caller()
     let mut body = res.bytes_stream();
     body.next().await.unwrap().unwrap();
     assert!(matches!(body.next().await, Some(Err(_))));
-    let line = captured.access_line("rid-cut").await;
+    let line = access_line(&logs, "rid-cut").await;
     assert_eq!(line["aborted"], true);
     assert_eq!(line["bytes"], b"first-chunk;".len() as u64);
 
@@ -135,7 +96,7 @@ async fn access_lines_count_the_bytes_sent_streamed_or_not_and_name_the_caller()
         .unwrap();
     assert_eq!(res.status(), 401);
     let problem = res.bytes().await.unwrap();
-    let line = captured.access_line("rid-refused").await;
+    let line = access_line(&logs, "rid-refused").await;
     assert_eq!(line["status"], 401);
     assert_eq!(line["bytes"], problem.len() as u64);
     assert!(line["span"].get("user_id").is_none());

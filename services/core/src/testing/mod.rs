@@ -1,7 +1,10 @@
 //! Test helpers for every service crate: a real server on an ephemeral port, and the local
 //! PostgreSQL/Redis when configured (required when `PLANGEN_REQUIRE_SERVICES=1`).
 
+mod logs;
 pub mod mongo;
+
+pub use logs::CapturedLogs;
 
 use std::net::SocketAddr;
 
