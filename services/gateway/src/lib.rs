@@ -29,7 +29,7 @@ use axum::routing::{any, get};
 use plangen_core::metrics::{Metrics, metrics_handler};
 use plangen_core::shared_state::SharedState;
 use plangen_core::telemetry::RequestId;
-use plangen_core::{Authenticator, Problem, ProblemKind, TokenKeys};
+use plangen_core::{Authenticator, Problem, ProblemKind};
 
 pub use config::{GatewayConfig, UpstreamConfig};
 
@@ -72,13 +72,11 @@ impl GatewayState {
     /// With given shared state: `plangen all` passes the one the auth service uses, so a
     /// logout there is seen here.
     pub fn with_shared(config: GatewayConfig, shared: SharedState) -> Self {
-        // The gateway only verifies; the lifetime is the deny-list's business, not used here.
-        let keys = Arc::new(TokenKeys::new(
+        let authenticator = Authenticator::verifier(
             &config.access_token_secret,
-            std::time::Duration::from_secs(900),
-        ));
-        let authenticator =
-            Authenticator::new(keys, shared.deny_list.clone(), config.deny_list_fail_open);
+            shared.deny_list.clone(),
+            config.deny_list_fail_open,
+        );
         let upstreams: Vec<Arc<Upstream>> = config
             .upstreams()
             .into_iter()

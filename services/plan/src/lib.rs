@@ -18,7 +18,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use plangen_core::ops::FnCheck;
 use plangen_core::shared_state::SharedState;
-use plangen_core::{Authenticator, ServiceOps, TokenKeys, service_router};
+use plangen_core::{Authenticator, ServiceOps, service_router};
 
 pub use config::{Database, PlanConfig};
 pub use routes::ApiDoc;
@@ -60,13 +60,11 @@ impl PlanState {
     }
 
     pub fn with_parts(config: PlanConfig, store: Arc<dyn PlanStore>, shared: SharedState) -> Self {
-        // Only verifies tokens, so the lifetime here is never used to sign.
-        let keys = Arc::new(TokenKeys::new(
+        let authenticator = Authenticator::verifier(
             &config.access_token_secret,
-            std::time::Duration::from_secs(900),
-        ));
-        let authenticator =
-            Authenticator::new(keys, shared.deny_list.clone(), config.deny_list_fail_open);
+            shared.deny_list.clone(),
+            config.deny_list_fail_open,
+        );
         let templates = TemplatesClient::new(&config.template_url, config.template_timeout);
         Self {
             store,

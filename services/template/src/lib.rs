@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::FromRef;
 use plangen_core::ops::FnCheck;
 use plangen_core::shared_state::SharedState;
-use plangen_core::{Authenticator, ServiceOps, TokenKeys, service_router};
+use plangen_core::{Authenticator, ServiceOps, service_router};
 
 pub use config::{Database, TemplateConfig};
 pub use routes::ApiDoc;
@@ -59,13 +59,11 @@ impl TemplateState {
         store: Arc<dyn TemplateStore>,
         shared: SharedState,
     ) -> Self {
-        // Only verifies tokens, so the lifetime here is never used to sign.
-        let keys = Arc::new(TokenKeys::new(
+        let authenticator = Authenticator::verifier(
             &config.access_token_secret,
-            std::time::Duration::from_secs(900),
-        ));
-        let authenticator =
-            Authenticator::new(keys, shared.deny_list.clone(), config.deny_list_fail_open);
+            shared.deny_list.clone(),
+            config.deny_list_fail_open,
+        );
         Self {
             store,
             authenticator,
