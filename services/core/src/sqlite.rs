@@ -38,6 +38,33 @@ pub async fn open_sqlite(path: &Path) -> Result<SqlitePool, sqlx::Error> {
         .await
 }
 
+/// Ends a list query with keyset pagination: rows strictly after `after` in the order
+/// (`col`, `id`) — ties on the sort column broken by id, so no row is skipped or repeated — then
+/// the order and the limit. `col` is a column name the caller chose, never client input.
+pub fn push_keyset_page(
+    b: &mut sqlx::QueryBuilder<sqlx::Sqlite>,
+    col: &str,
+    direction: crate::rest::Direction,
+    after: Option<&crate::rest::Cursor>,
+    limit: u32,
+) {
+    let (cmp, dir) = match direction {
+        crate::rest::Direction::Asc => (">", "ASC"),
+        crate::rest::Direction::Desc => ("<", "DESC"),
+    };
+    if let Some(c) = after {
+        b.push(format_args!(" AND ({col} {cmp} "))
+            .push_bind(c.k.clone())
+            .push(format_args!(" OR ({col} = "))
+            .push_bind(c.k.clone())
+            .push(format_args!(" AND id {cmp} "))
+            .push_bind(c.i.clone())
+            .push("))");
+    }
+    b.push(format_args!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
+        .push_bind(i64::from(limit));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 use super::{
     CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError, search_text,
 };
-use crate::http::{Direction, sortable};
+use crate::http::sortable;
 use crate::model::Plan;
 
 /// Its own migrations table: the file is shared with the auth and template services.
@@ -202,22 +202,13 @@ impl PlanStore for SqlitePlanStore {
             b.push(" AND COALESCE(end_date, start_date) >= ")
                 .push_bind(from);
         }
-        let col = column(q.sort);
-        let (cmp, dir) = match q.direction {
-            Direction::Asc => (">", "ASC"),
-            Direction::Desc => ("<", "DESC"),
-        };
-        if let Some(c) = &q.after {
-            b.push(format_args!(" AND ({col} {cmp} "))
-                .push_bind(&c.k)
-                .push(format_args!(" OR ({col} = "))
-                .push_bind(&c.k)
-                .push(format_args!(" AND id {cmp} "))
-                .push_bind(&c.i)
-                .push("))");
-        }
-        b.push(format_args!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
-            .push_bind(i64::from(q.limit));
+        plangen_core::sqlite::push_keyset_page(
+            &mut b,
+            column(q.sort),
+            q.direction,
+            q.after.as_ref(),
+            q.limit,
+        );
         let rows = b.build().fetch_all(&self.pool).await?;
         rows.iter().map(|r| parse(r.get("doc"))).collect()
     }

@@ -8,7 +8,7 @@ use sqlx::migrate::Migrator;
 use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
 
 use super::{CategoryCount, ListQuery, SortField, StoreError, TemplateStore};
-use crate::http::{Direction, sortable};
+use crate::http::sortable;
 use crate::model::Template;
 
 /// Its own migrations table: the file is shared with the auth and plan services.
@@ -173,22 +173,13 @@ impl TemplateStore for SqliteTemplateStore {
                 .push_bind(tag)
                 .push(")");
         }
-        let col = column(q.sort);
-        let (cmp, dir) = match q.direction {
-            Direction::Asc => (">", "ASC"),
-            Direction::Desc => ("<", "DESC"),
-        };
-        if let Some(c) = &q.after {
-            b.push(format_args!(" AND ({col} {cmp} "))
-                .push_bind(&c.k)
-                .push(format_args!(" OR ({col} = "))
-                .push_bind(&c.k)
-                .push(format_args!(" AND id {cmp} "))
-                .push_bind(&c.i)
-                .push("))");
-        }
-        b.push(format_args!(" ORDER BY {col} {dir}, id {dir} LIMIT "))
-            .push_bind(i64::from(q.limit));
+        plangen_core::sqlite::push_keyset_page(
+            &mut b,
+            column(q.sort),
+            q.direction,
+            q.after.as_ref(),
+            q.limit,
+        );
         let rows = b.build().fetch_all(&self.pool).await?;
         rows.iter().map(|r| parse(r.get("doc"))).collect()
     }
