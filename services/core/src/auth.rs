@@ -160,11 +160,7 @@ impl Authenticator {
 
     /// For a service that only verifies access tokens (the gateway, plan, template): keys from
     /// the shared secret, whose signing lifetime is never used there.
-    pub fn verifier(
-        secret: &Secret,
-        deny_list: Arc<dyn SessionDenyList>,
-        fail_open: bool,
-    ) -> Self {
+    pub fn verifier(secret: &Secret, deny_list: Arc<dyn SessionDenyList>, fail_open: bool) -> Self {
         let keys = TokenKeys::new(secret, Duration::from_secs(900));
         Self::new(Arc::new(keys), deny_list, fail_open)
     }

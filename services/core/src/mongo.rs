@@ -98,6 +98,52 @@ pub fn from_doc<T: DeserializeOwned>(mut d: Document) -> Result<T, String> {
     bson::from_document(d).map_err(|e| e.to_string())
 }
 
+/// The errors of a document store (SQLite or MongoDB) of the plan and template services.
+#[derive(Debug, thiserror::Error)]
+pub enum DocumentStoreError {
+    #[error("a document with this id already exists")]
+    Conflict,
+    #[error("database error: {0}")]
+    Sqlite(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("mongodb error: {0}")]
+    Mongo(#[from] mongodb::error::Error),
+    #[error("stored document is malformed: {0}")]
+    Corrupt(String),
+}
+
+impl DocumentStoreError {
+    /// The database cannot be reached (as opposed to refusing a request): a 503, not a 500.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Sqlite(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            Self::Mongo(e) => {
+                matches!(
+                    &*e.kind,
+                    ErrorKind::ServerSelection { .. }
+                        | ErrorKind::Io(_)
+                        | ErrorKind::ConnectionPoolCleared { .. }
+                ) || e.contains_label("RetryableWriteError")
+            }
+            _ => false,
+        }
+    }
+
+    /// The answer for the client: 409 for an id taken, 503 when the database is unreachable,
+    /// else 500 (the cause is logged, not shown). `noun` names the documents (`plan`).
+    pub fn problem(self, noun: &str) -> crate::Problem {
+        match self {
+            Self::Conflict => crate::Problem::new(crate::ProblemKind::Conflict)
+                .detail(format!("a {noun} with this id already exists")),
+            e if e.is_unavailable() => {
+                crate::Problem::unavailable(&format!("the {noun} database"), e)
+            }
+            other => crate::Problem::internal(other),
+        }
+    }
+}
+
 /// Whether a write failed on a unique index (code 11000).
 pub fn is_duplicate_key(e: &mongodb::error::Error) -> bool {
     matches!(&*e.kind, ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == 11000)

@@ -73,11 +73,7 @@ pub struct SchedulePage {
 }
 
 fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::Conflict => Problem::new(ProblemKind::Conflict).detail(e.to_string()),
-        e if e.is_unavailable() => Problem::unavailable("the plan database", e),
-        other => Problem::internal(other),
-    }
+    e.problem("plan")
 }
 
 fn with_etag(status: StatusCode, plan: &Plan) -> Response {

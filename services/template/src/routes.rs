@@ -63,11 +63,7 @@ pub struct CategoryList {
 }
 
 fn store_problem(e: StoreError) -> Problem {
-    match e {
-        StoreError::Conflict => Problem::new(ProblemKind::Conflict).detail(e.to_string()),
-        e if e.is_unavailable() => Problem::unavailable("the template database", e),
-        other => Problem::internal(other),
-    }
+    e.problem("template")
 }
 
 fn with_etag(status: StatusCode, t: Template) -> Response {

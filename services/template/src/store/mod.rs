@@ -12,38 +12,7 @@ pub use sqlite::SqliteTemplateStore;
 use crate::http::{Cursor, Direction};
 use crate::model::{Template, Visibility};
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("a template with this id already exists")]
-    Conflict,
-    #[error("database error: {0}")]
-    Sqlite(#[from] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migration(#[from] sqlx::migrate::MigrateError),
-    #[error("mongodb error: {0}")]
-    Mongo(#[from] mongodb::error::Error),
-    #[error("stored document is malformed: {0}")]
-    Corrupt(String),
-}
-
-impl StoreError {
-    /// The database cannot be reached (as opposed to refusing a request): a 503, not a 500.
-    pub fn is_unavailable(&self) -> bool {
-        use mongodb::error::ErrorKind;
-        match self {
-            Self::Sqlite(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
-            Self::Mongo(e) => {
-                matches!(
-                    &*e.kind,
-                    ErrorKind::ServerSelection { .. }
-                        | ErrorKind::Io(_)
-                        | ErrorKind::ConnectionPoolCleared { .. }
-                ) || e.contains_label("RetryableWriteError")
-            }
-            _ => false,
-        }
-    }
-}
+pub use plangen_core::mongo::DocumentStoreError as StoreError;
 
 /// The fields a list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
