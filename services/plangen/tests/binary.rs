@@ -21,9 +21,9 @@ fn all_starts_on_the_embedded_default_and_stops_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut url = None;
-    for line in BufReader::new(stdout).lines() {
+    for line in stdout.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("plangen: listening on ") {
             url = Some(rest.trim().to_owned());
@@ -68,6 +68,14 @@ fn all_starts_on_the_embedded_default_and_stops_on_sigterm() {
         panic!("plangen all did not stop on SIGTERM");
     });
     assert!(exited.success(), "{exited:?}");
+    // Log lines go out through a writer thread; what it still held at SIGTERM is written
+    // before the process exits: the access line of the health check is there.
+    let rest: Vec<String> = stdout.map(Result::unwrap).collect();
+    assert!(
+        rest.iter()
+            .any(|l| l.contains(r#""target":"access""#) && l.contains("GET /healthz 200")),
+        "no access line for the health check in: {rest:#?}"
+    );
 }
 
 #[test]
