@@ -51,7 +51,14 @@ pub struct TokenKeys {
     validation: Validation,
     /// Lifetime of the tokens signed here; also how long a denied session stays denied.
     pub access_ttl: Duration,
-    verified: Arc<RwLock<HashMap<String, AccessClaims>>>,
+    /// Keyed by the token's signature (hashing 43 characters rather than the whole token);
+    /// the entry holds the whole text, which must match too.
+    verified: Arc<RwLock<HashMap<String, VerifiedToken>>>,
+}
+
+struct VerifiedToken {
+    text: String,
+    claims: Arc<AccessClaims>,
 }
 
 /// Tokens remembered as verified. A client sends the same token on every request until it
@@ -107,34 +114,52 @@ impl TokenKeys {
     }
 
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        self.verify_shared(token).map(|claims| (*claims).clone())
+    }
+
+    /// As [`verify`](Self::verify), sharing the remembered claims instead of copying them.
+    pub fn verify_shared(&self, token: &str) -> Result<Arc<AccessClaims>, TokenError> {
         self.verify_at(token, chrono::Utc::now().timestamp())
     }
 
     /// `verify` at the Unix time `now` (for a remembered token; a new one is checked against
     /// the clock by `jsonwebtoken`).
-    fn verify_at(&self, token: &str, now: i64) -> Result<AccessClaims, TokenError> {
+    fn verify_at(&self, token: &str, now: i64) -> Result<Arc<AccessClaims>, TokenError> {
         let expired = |c: &AccessClaims| c.exp < now - self.validation.leeway as i64;
-        if let Some(claims) = self.verified.read().expect("token cache lock").get(token) {
-            return if expired(claims) {
+        let signature = token.rsplit('.').next().unwrap_or(token);
+        if let Some(known) = self
+            .verified
+            .read()
+            .expect("token cache lock")
+            .get(signature)
+            .filter(|known| known.text == token)
+        {
+            return if expired(&known.claims) {
                 Err(TokenError::Expired)
             } else {
-                Ok(claims.clone())
+                Ok(known.claims.clone())
             };
         }
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
-            .map(|data| data.claims)
+            .map(|data| Arc::new(data.claims))
             .map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
         let mut verified = self.verified.write().expect("token cache lock");
         if verified.len() >= VERIFIED_TOKENS_CAPACITY {
-            verified.retain(|_, c| !expired(c));
+            verified.retain(|_, known| !expired(&known.claims));
             if verified.len() >= VERIFIED_TOKENS_CAPACITY {
                 verified.clear();
             }
         }
-        verified.insert(token.to_owned(), claims.clone());
+        verified.insert(
+            signature.to_owned(),
+            VerifiedToken {
+                text: token.to_owned(),
+                claims: claims.clone(),
+            },
+        );
         Ok(claims)
     }
 }
@@ -184,7 +209,7 @@ impl Authenticator {
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, Problem> {
-        let claims = self.keys.verify(token).map_err(|e| match e {
+        let claims = self.keys.verify_shared(token).map_err(|e| match e {
             TokenError::Expired => Problem::new(ProblemKind::TokenExpired)
                 .detail("Refresh the access token and try again"),
             TokenError::Invalid => Problem::new(ProblemKind::InvalidToken),
@@ -201,7 +226,7 @@ impl Authenticator {
             Err(e) => return Err(Problem::unavailable("the session store", e)),
         }
         tracing::Span::current().record("user_id", claims.sub.as_str());
-        Ok(AuthUser::from(claims))
+        Ok(AuthUser::from(&*claims))
     }
 }
 
@@ -229,6 +254,18 @@ impl From<AccessClaims> for AuthUser {
             session_id: c.sid,
             email: c.email,
             role: c.role,
+            token: None,
+        }
+    }
+}
+
+impl From<&AccessClaims> for AuthUser {
+    fn from(c: &AccessClaims) -> Self {
+        Self {
+            user_id: c.sub.clone(),
+            session_id: c.sid.clone(),
+            email: c.email.clone(),
+            role: c.role.clone(),
             token: None,
         }
     }
@@ -334,11 +371,11 @@ mod tests {
         let claims = k.claims_for("u1", "s1", "a@b.c", "user");
         let token = k.sign(&claims);
         let now = chrono::Utc::now().timestamp();
-        assert_eq!(k.verify_at(&token, now).unwrap(), claims);
+        assert_eq!(*k.verify_at(&token, now).unwrap(), claims);
         assert_eq!(k.verified.read().unwrap().len(), 1, "remembered");
         // Served from memory, yet past its expiry (plus the leeway) it is refused.
-        assert_eq!(k.verify_at(&token, now).unwrap(), claims);
-        assert_eq!(k.verify_at(&token, claims.exp + 5).unwrap(), claims);
+        assert_eq!(*k.verify_at(&token, now).unwrap(), claims);
+        assert_eq!(*k.verify_at(&token, claims.exp + 5).unwrap(), claims);
         assert_eq!(
             k.verify_at(&token, claims.exp + 6),
             Err(TokenError::Expired)
@@ -350,6 +387,14 @@ mod tests {
         tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
         let tampered = String::from_utf8(tampered).unwrap();
         assert_eq!(k.verify_at(&tampered, now), Err(TokenError::Invalid));
+        // The remembered signature on other claims (remembered entries are found by their
+        // signature): the whole text differs, so it is verified in full and refused.
+        let signature = token.rsplit('.').next().unwrap();
+        let mut forged_claims = claims.clone();
+        forged_claims.sub = "someone-else".into();
+        let forged = k.sign(&forged_claims);
+        let forged = format!("{}.{signature}", forged.rsplit_once('.').unwrap().0);
+        assert_eq!(k.verify_at(&forged, now), Err(TokenError::Invalid));
         // The same claims re-signed with another secret are not the remembered token either.
         let other = TokenKeys::new(&Secret::new("o".repeat(32)), Duration::from_secs(60));
         assert_eq!(k.verify(&other.sign(&claims)), Err(TokenError::Invalid));

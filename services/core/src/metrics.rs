@@ -105,10 +105,10 @@ impl Metrics {
             .register(name, help, metric);
     }
 
-    /// Counts one request. `route` must be a route template (or `unmatched`), never a raw
-    /// path: it is interned.
-    pub fn observe(&self, method: &Method, route: &str, status: u16, seconds: f64) {
-        let (method, route) = (method_label(method), label(route));
+    /// Counts one request. `route` is a route template (or `unmatched`), never a raw path:
+    /// see [`label`].
+    pub fn observe(&self, method: &Method, route: &'static str, status: u16, seconds: f64) {
+        let method = method_label(method);
         self.requests
             .get_or_create(&RequestLabels {
                 method,
