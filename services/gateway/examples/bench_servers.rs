@@ -13,7 +13,8 @@
 
 use plangen_core::server::{Shutdown, bind, serve};
 use plangen_core::{Env, Secret, TokenKeys};
-use plangen_gateway::{GatewayConfig, GatewayState, app};
+use plangen_gateway::server::serve_with;
+use plangen_gateway::{GatewayConfig, GatewayState};
 
 // The allocator the `plangen` binary uses.
 #[global_allocator]
@@ -71,37 +72,49 @@ async fn gateway(upstream_port: u16, shutdown: Shutdown) -> Result<(), Box<dyn s
 
     let gw_listener = bind("127.0.0.1", gateway_port).await?;
     if let Ok(bare_port) = std::env::var("BENCH_BARE_PORT") {
+        // The proxy alone on the same worker threads: `proxy::forward` without any edge layer.
         let upstream = std::sync::Arc::new(plangen_gateway::proxy::Upstream::new(
             config.template.clone(),
             &config.breaker,
+            config.workers,
         ));
         let budget = std::sync::Arc::new(plangen_gateway::breaker::RetryBudget::default());
-        let bare = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let listener = bind("127.0.0.1", bare_port.parse()?).await?;
+        let make_handler = move || {
             let (upstream, budget) = (upstream.clone(), budget.clone());
-            async move {
-                let ctx = plangen_gateway::proxy::ForwardContext {
-                    request_id: "bench",
-                    user_id: None,
-                    peer_ip: None,
-                    trust_forwarded: false,
-                    max_body: 1 << 20,
-                    retries: 0,
-                    budget: &budget,
-                    rewrites: &[],
-                    upstreams: &[],
-                };
-                match plangen_gateway::proxy::forward(&upstream, req, &ctx).await {
-                    Ok(r) => r,
-                    Err(e) => axum::response::IntoResponse::into_response(e.problem("template", 0)),
+            move |_peer, req: axum::extract::Request| {
+                let (upstream, budget) = (upstream.clone(), budget.clone());
+                async move {
+                    let ctx = plangen_gateway::proxy::ForwardContext {
+                        request_id: "bench",
+                        user_id: None,
+                        peer_ip: None,
+                        trust_forwarded: false,
+                        max_body: 1 << 20,
+                        retries: 0,
+                        budget: &budget,
+                        rewrites: &[],
+                        upstreams: &[],
+                    };
+                    match plangen_gateway::proxy::forward(&upstream, req, &ctx).await {
+                        Ok(r) => r,
+                        Err(e) => {
+                            axum::response::IntoResponse::into_response(e.problem("template", 0))
+                        }
+                    }
                 }
             }
-        });
-        let listener = bind("127.0.0.1", bare_port.parse()?).await?;
-        tokio::spawn(serve(listener, bare, shutdown.clone()));
+        };
+        tokio::spawn(serve_with(
+            listener,
+            config.workers,
+            shutdown.clone(),
+            make_handler,
+        ));
     }
     // Printed on stderr: with the access log on, stdout is the log.
     eprintln!("TOKEN={token}");
     eprintln!("ready: gateway http://127.0.0.1:{gateway_port}");
-    serve(gw_listener, app(GatewayState::new(config)), shutdown).await?;
+    plangen_gateway::server::serve(gw_listener, GatewayState::new(config), shutdown).await?;
     Ok(())
 }

@@ -66,6 +66,9 @@ pub struct GatewayConfig {
     /// Extra attempts for idempotent requests without a body, within the retry budget.
     pub retries: u32,
     pub breaker: BreakerConfig,
+    /// Worker threads of the gateway's server, each serving its connections on its own
+    /// runtime (default: the CPUs this process may use, CPU quota included).
+    pub workers: usize,
 }
 
 impl GatewayConfig {
@@ -167,6 +170,10 @@ impl GatewayConfig {
                 .max(1),
             cooldown: env.millis_or("BREAKER_COOLDOWN_MS", Duration::from_secs(5)),
         };
+        let workers = env.parse_or("GATEWAY_WORKERS", default_workers(), "a number of threads");
+        if workers == 0 {
+            env.problem("GATEWAY_WORKERS must be at least 1");
+        }
         env.finish()?;
         Ok(Self {
             port,
@@ -183,12 +190,19 @@ impl GatewayConfig {
             deny_list_fail_open,
             retries,
             breaker,
+            workers,
         })
     }
 
     pub fn upstreams(&self) -> [&UpstreamConfig; 3] {
         [&self.auth, &self.plan, &self.template]
     }
+}
+
+/// One worker per CPU the process may use (`available_parallelism` honours affinity and a
+/// cgroup CPU quota, as in a container with a CPU limit).
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Only plain `http://` upstreams: services sit on the same host or cluster network, and the

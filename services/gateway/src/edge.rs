@@ -1,56 +1,82 @@
-//! Edge policy that wraps every response: request ids and the access log, and the security
-//! headers Helmet sets by default.
+//! Edge policy around every request: the request id and its span, CORS, rate limiting, the
+//! token check, then the route (an upstream, or the gateway's own pages); on the way out the
+//! request id echo, the security headers Helmet sets by default, the per-route metrics and
+//! one access-log line.
+//!
+//! One function rather than a stack of middleware layers: each layer cost a service clone and
+//! a boxed future per request, on the path every proxied request takes.
 
+use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
-use plangen_core::telemetry::{
-    REQUEST_ID_HEADER, assign_request_id, log_access, matched_route, scope_request_id,
-};
+use plangen_core::telemetry::{REQUEST_ID_HEADER, assign_request_id, log_access, scope_request_id};
+use tower::{Layer as _, ServiceExt as _};
 use tracing::Instrument;
 
-use crate::GatewayState;
+use crate::Gateway;
 
-/// Outermost middleware: the request id (the client's when well formed, else a UUIDv7), a span
-/// carrying it (and, once known, the user and upstream), the echo, the security headers, the
-/// per-route metrics and one access-log line. One layer rather than two: every layer costs a clone and a boxed future
-/// per request.
-///
-/// The gateway's own rather than `plangen_core::telemetry::request_context` because its access
-/// line also names the upstream.
-pub async fn edge(State(gw): State<GatewayState>, mut req: Request, next: Next) -> Response {
+/// The `Vary` the CORS layer (tower-http) puts on every answer.
+const CORS_VARY: HeaderValue = HeaderValue::from_static(
+    "origin, access-control-request-method, access-control-request-headers",
+);
+
+/// Serves one request that arrived from `peer`.
+pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Response {
+    let started = Instant::now();
     let tls = is_tls(&req, gw.config.trust_forwarded_for);
     let (id, header_value) = assign_request_id(&mut req);
+    req.extensions_mut().insert(ConnectInfo(peer));
     let method = req.method().clone();
-    let route = matched_route(&req);
+    let route = gw.state.route(req.uri().path());
     // Known from the route, so set when the span is made: recording a field later makes the
     // JSON formatter parse and re-serialise the span's fields.
-    let upstream = gw
-        .upstreams
-        .iter()
-        .find(|u| route.starts_with(u.config.public_prefix))
-        .map(|u| u.name());
+    let upstream = route.upstream.map(|i| gw.upstreams[i].name());
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %method,
-        route = %route,
+        route = %route.label,
         user_id = tracing::field::Empty,
         upstream,
     );
-    let started = Instant::now();
-    let mut response = scope_request_id(id, next.run(req).instrument(span.clone())).await;
+    let served = async move {
+        if req.headers().contains_key(header::ORIGIN) {
+            // CORS outside rate limiting: a preflight is answered here and never counted.
+            let inner = tower::service_fn(|req: Request| async move {
+                // Boxed: the CORS future holds it, and moving kilobytes of future state costs
+                // more than one allocation.
+                Ok::<_, Infallible>(Box::pin(crate::dispatch(gw, route, req)).await)
+            });
+            match gw.cors.layer(inner).oneshot(req).await {
+                Ok(response) => response,
+                Err(never) => match never {},
+            }
+        } else {
+            // No `Origin`: not a CORS request (API clients, same-origin navigation), so
+            // there is nothing for the CORS layer to decide; only its `Vary` is added, so
+            // caches keep this answer apart from the CORS answers to the same URL.
+            let mut response = Box::pin(crate::dispatch(gw, route, req)).await;
+            response.headers_mut().append(header::VARY, CORS_VARY);
+            response
+        }
+    };
+    let mut response = scope_request_id(id, served.instrument(span.clone())).await;
     response
         .headers_mut()
         .insert(REQUEST_ID_HEADER, header_value);
     security_headers(response.headers_mut(), tls);
     let status = response.status().as_u16();
-    gw.metrics
-        .observe(&method, route, status, started.elapsed().as_secs_f64());
-    log_access(span, method, route, response, started)
+    gw.metrics.observe(
+        &method,
+        route.label,
+        status,
+        started.elapsed().as_secs_f64(),
+    );
+    log_access(span, method, route.label, response, started)
 }
 
 /// Helmet's default CSP, tightened where the SPA allows: no inline scripts, no plugins, no

@@ -4,16 +4,19 @@
 //! `/api/v1/templates/*` → `{TEMPLATE}/api/templates/*`; anything else under `/api` is a 404
 //! problem. Everything else is the SPA (or, until it is built, a page explaining the API).
 //!
-//! `GatewayConfig` (env) → [`GatewayState`] (upstream clients, verifier, limiter) → [`app`] →
-//! `plangen_core::serve`.
+//! `GatewayConfig` (env) → [`GatewayState`] (upstreams, verifier, limiter) → [`server::serve`]
+//! (worker threads) → [`edge::handle`] (edge policy) → [`dispatch`] (an upstream through
+//! [`proxy`], or the gateway's own pages: [`local_routes`]).
 
 pub mod breaker;
 pub mod config;
 pub mod edge;
 pub mod openapi;
 mod ops;
+pub mod pool;
 pub mod proxy;
 pub mod rate_limit;
+pub mod server;
 pub mod spa;
 
 use std::ops::Deref;
@@ -21,15 +24,15 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{Request, State};
-use axum::http::header::AUTHORIZATION;
-use axum::middleware;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use plangen_core::metrics::{Metrics, metrics_handler};
 use plangen_core::shared_state::SharedState;
 use plangen_core::telemetry::RequestId;
 use plangen_core::{Authenticator, Problem, ProblemKind};
+use tower::ServiceExt as _;
+use tower_http::cors::CorsLayer;
 
 pub use config::{GatewayConfig, UpstreamConfig};
 
@@ -52,6 +55,9 @@ pub struct Inner {
     pub metrics: Metrics,
     proxy_metrics: ProxyMetrics,
     retry_budget: RetryBudget,
+    cors: CorsLayer,
+    /// `(exact, wildcard)` route labels per upstream: `/api/v1/plans`, `/api/v1/plans/{*rest}`.
+    route_labels: Vec<(&'static str, &'static str)>,
 }
 
 impl Deref for GatewayState {
@@ -80,7 +86,7 @@ impl GatewayState {
         let upstreams: Vec<Arc<Upstream>> = config
             .upstreams()
             .into_iter()
-            .map(|u| Arc::new(Upstream::new(u.clone(), &config.breaker)))
+            .map(|u| Arc::new(Upstream::new(u.clone(), &config.breaker, config.workers)))
             .collect();
         let rewrites = upstreams
             .iter()
@@ -89,6 +95,17 @@ impl GatewayState {
         let metrics = Metrics::new("gateway");
         let proxy_metrics = ProxyMetrics::register(&metrics);
         let limiter = RateLimiter::new(shared.counters.clone(), config.rate_limit.clone());
+        let cors = plangen_core::cors::cors_layer(&config.allowed_origins);
+        let route_labels = upstreams
+            .iter()
+            .map(|u| {
+                let prefix = u.config.public_prefix;
+                (
+                    prefix,
+                    plangen_core::metrics::label(&format!("{prefix}/{{*rest}}")),
+                )
+            })
+            .collect();
         Self(Arc::new(Inner {
             config,
             upstreams,
@@ -99,7 +116,108 @@ impl GatewayState {
             metrics,
             proxy_metrics,
             retry_budget: RetryBudget::default(),
+            cors,
+            route_labels,
         }))
+    }
+
+    /// Where `path` goes, and its label for metrics and logs (a route template, never the raw
+    /// path, so the label set stays bounded).
+    pub fn route(&self, path: &str) -> Route {
+        for (i, up) in self.upstreams.iter().enumerate() {
+            if let Some(rest) = path.strip_prefix(up.config.public_prefix) {
+                let (exact, wildcard) = self.route_labels[i];
+                if rest.is_empty() {
+                    return Route {
+                        upstream: Some(i),
+                        label: exact,
+                    };
+                }
+                if rest.starts_with('/') {
+                    return Route {
+                        upstream: Some(i),
+                        label: wildcard,
+                    };
+                }
+            }
+        }
+        let label = match path {
+            "/healthz" => "/healthz",
+            "/readyz" => "/readyz",
+            "/metrics" => "/metrics",
+            "/api/v1/openapi.json" => "/api/v1/openapi.json",
+            "/api/docs" => "/api/docs",
+            "/api/docs/docs.js" => "/api/docs/docs.js",
+            "/api" => "/api",
+            p if p.starts_with("/api/") => "/api/{*rest}",
+            _ => "spa",
+        };
+        Route {
+            upstream: None,
+            label,
+        }
+    }
+}
+
+/// Where a request goes: an upstream (index into `upstreams`) or the gateway's own pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub upstream: Option<usize>,
+    pub label: &'static str,
+}
+
+fn is_api(path: &str) -> bool {
+    path == "/api" || path.starts_with("/api/")
+}
+
+/// What a gateway worker serves with: the state, and the gateway's own pages (a router over
+/// that state, so kept beside it rather than in it).
+#[derive(Clone)]
+pub struct Gateway {
+    pub state: GatewayState,
+    local: Router,
+}
+
+impl Gateway {
+    pub fn new(state: GatewayState) -> Self {
+        Self {
+            local: local_routes(state.clone()),
+            state,
+        }
+    }
+}
+
+impl Deref for Gateway {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.state
+    }
+}
+
+/// Rate limiting for `/api`, then the route: the upstream, or the gateway's own pages.
+pub async fn dispatch(gw: &Gateway, route: Route, mut req: Request) -> Response {
+    if !is_api(req.uri().path()) {
+        return serve_local(gw, req).await;
+    }
+    let admission = match rate_limit::admit(&gw.state, &mut req).await {
+        Ok(admission) => admission,
+        Err(refused) => return refused,
+    };
+    let mut response = match route.upstream {
+        Some(i) => proxy_request(&gw.state, i, admission.auth, req).await,
+        None => serve_local(gw, req).await,
+    };
+    if let Some(q) = admission.quota {
+        q.apply_headers(response.headers_mut());
+    }
+    response
+}
+
+async fn serve_local(gw: &Gateway, req: Request) -> Response {
+    match gw.local.clone().oneshot(req).await {
+        Ok(response) => response,
+        Err(never) => match never {},
     }
 }
 
@@ -119,27 +237,21 @@ pub(crate) fn problem(mut p: Problem, request_id: &str) -> Response {
     p.into_response()
 }
 
-#[derive(Clone)]
-struct RouteState {
-    gw: GatewayState,
-    upstream: Arc<Upstream>,
-}
-
-async fn proxy_handler(State(route): State<RouteState>, mut req: Request) -> Response {
-    let RouteState { gw, upstream } = route;
+/// Proxies to upstream `index`; `auth` is the token check rate limiting already made, if any.
+async fn proxy_request(
+    gw: &GatewayState,
+    index: usize,
+    auth: Option<rate_limit::EdgeAuth>,
+    req: Request,
+) -> Response {
+    let upstream = &gw.upstreams[index];
     let rid = request_id(&req);
 
     let user = if upstream.config.requires_token {
-        // Checked once by the rate-limit layer when a token was sent; checked here otherwise.
-        let checked = match req.extensions_mut().remove::<rate_limit::EdgeAuth>() {
+        let checked = match auth {
             Some(rate_limit::EdgeAuth(result)) => result,
-            None => {
-                let header = req
-                    .headers()
-                    .get(AUTHORIZATION)
-                    .and_then(|v| v.to_str().ok());
-                gw.authenticator.authenticate_header(header).await
-            }
+            None => Err(Problem::new(ProblemKind::Unauthenticated)
+                .detail("Send an access token as `Authorization: Bearer <token>`")),
         };
         match checked {
             Ok(user) => Some(user),
@@ -164,7 +276,7 @@ async fn proxy_handler(State(route): State<RouteState>, mut req: Request) -> Res
         upstreams: &gw.upstreams,
     };
     let started = Instant::now();
-    let result = proxy::forward(&upstream, req, &ctx).await;
+    let result = Box::pin(proxy::forward(upstream, req, &ctx)).await;
     let seconds = started.elapsed().as_secs_f64();
     match result {
         Ok(response) => {
@@ -191,25 +303,12 @@ async fn api_not_found(req: Request) -> Response {
     )
 }
 
-/// The gateway's router: proxied API, merged OpenAPI and docs page, operational endpoints,
-/// and the SPA, behind request ids, security headers, CORS, metrics and rate limiting.
-pub fn app(state: GatewayState) -> Router {
-    let mut api = Router::new();
-    for upstream in &state.upstreams {
-        let route = RouteState {
-            gw: state.clone(),
-            upstream: upstream.clone(),
-        };
-        let prefix = upstream.config.public_prefix;
-        api = api
-            .route(prefix, any(proxy_handler).with_state(route.clone()))
-            .route(
-                &format!("{prefix}/{{*rest}}"),
-                any(proxy_handler).with_state(route),
-            );
-    }
-    let cors = plangen_core::cors::cors_layer(&state.config.allowed_origins);
-    api.route("/api/v1/openapi.json", get(openapi::merged))
+/// The gateway's own pages, behind the edge policy of [`edge::handle`]: the merged OpenAPI
+/// document and the docs page, `/api` paths that match no route (404 problem), the
+/// operational endpoints and the SPA.
+fn local_routes(state: GatewayState) -> Router {
+    Router::new()
+        .route("/api/v1/openapi.json", get(openapi::merged))
         .route("/api/docs", get(openapi::docs_page))
         .route("/api/docs/docs.js", get(openapi::docs_script))
         .route("/api", any(api_not_found))
@@ -221,11 +320,5 @@ pub fn app(state: GatewayState) -> Router {
             get(metrics_handler).with_state(state.metrics.clone()),
         )
         .fallback(spa::serve)
-        .with_state(state.clone())
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::rate_limit,
-        ))
-        .layer(cors)
-        .layer(middleware::from_fn_with_state(state.clone(), edge::edge))
+        .with_state(state)
 }

@@ -8,9 +8,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use plangen_core::shared_state::{SharedStateError, WindowCount, WindowCounter};
 use plangen_core::telemetry::RequestId;
@@ -32,6 +31,12 @@ pub struct Policy {
     pub limit: u64,
     pub window: Duration,
 }
+
+const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// Where a caller stands in one policy after this request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,24 +60,40 @@ impl Quota {
         self.resets_in.as_millis().div_ceil(1000).max(1) as u64
     }
 
+    /// Sets `RateLimit-Policy`, `RateLimit` and the legacy `RateLimit-Limit/-Remaining/-Reset`
+    /// (on every `/api` answer, so written without parsing anything).
     pub fn apply_headers(&self, headers: &mut HeaderMap) {
         let limit = self.policy.limit;
         let remaining = self.remaining();
         let reset = self.reset_secs();
-        let window = self.policy.window.as_secs().max(1);
-        let mut set = |name: &'static str, value: String| {
-            if let Ok(v) = HeaderValue::from_str(&value) {
-                headers.insert(HeaderName::from_static(name), v);
-            }
-        };
-        set("ratelimit-policy", format!("{limit};w={window}"));
-        set(
-            "ratelimit",
-            format!("limit={limit}, remaining={remaining}, reset={reset}"),
+        let mut numbers = itoa::Buffer::new();
+        let mut policy = bytes::BytesMut::with_capacity(24);
+        policy.extend_from_slice(numbers.format(limit).as_bytes());
+        policy.extend_from_slice(b";w=");
+        policy.extend_from_slice(
+            numbers
+                .format(self.policy.window.as_secs().max(1))
+                .as_bytes(),
         );
-        set("ratelimit-limit", limit.to_string());
-        set("ratelimit-remaining", remaining.to_string());
-        set("ratelimit-reset", reset.to_string());
+        let mut combined = bytes::BytesMut::with_capacity(64);
+        combined.extend_from_slice(b"limit=");
+        combined.extend_from_slice(numbers.format(limit).as_bytes());
+        combined.extend_from_slice(b", remaining=");
+        combined.extend_from_slice(numbers.format(remaining).as_bytes());
+        combined.extend_from_slice(b", reset=");
+        combined.extend_from_slice(numbers.format(reset).as_bytes());
+        let digits_only = "digits and ascii punctuation are a valid header value";
+        headers.insert(
+            RATELIMIT_POLICY,
+            HeaderValue::from_maybe_shared(policy.freeze()).expect(digits_only),
+        );
+        headers.insert(
+            RATELIMIT,
+            HeaderValue::from_maybe_shared(combined.freeze()).expect(digits_only),
+        );
+        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
+        headers.insert(RATELIMIT_REMAINING, HeaderValue::from(remaining));
+        headers.insert(RATELIMIT_RESET, HeaderValue::from(reset));
     }
 }
 
@@ -170,29 +191,33 @@ async fn check_token(gw: &GatewayState, header: Option<HeaderValue>) -> Option<E
     ))
 }
 
-/// Middleware for every `/api` request.
-pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: Next) -> Response {
-    let path = req.uri().path();
-    if !(path == "/api" || path.starts_with("/api/")) {
-        return next.run(req).await;
-    }
-    let ip = client_ip(&req, gw.config.trust_forwarded_for);
+/// What rate limiting decided for an `/api` request.
+pub struct Admission {
+    /// The quota to report on the response (none when the store was unreachable, fail-open).
+    pub quota: Option<Quota>,
+    /// The token check, when a token was sent (reused by routes that require one).
+    pub auth: Option<EdgeAuth>,
+}
+
+/// Counts `req` against its budgets: `Err` is the answer (429, or 503 when the store is
+/// unreachable and rate limiting fails closed), `Ok` lets it through.
+pub async fn admit(gw: &GatewayState, req: &mut Request) -> Result<Admission, Response> {
+    // `&mut`: a shared reference to the request is not `Send` (its body is not `Sync`), so
+    // only parts of it are held across the awaits below.
+    let ip = client_ip(req, gw.config.trust_forwarded_for);
+    let sensitive = AUTH_SENSITIVE_PATHS.contains(&req.uri().path());
     let ip_key = || ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
-    let auth = check_token(&gw, req.headers().get(AUTHORIZATION).cloned()).await;
+    let auth = check_token(gw, req.headers().get(AUTHORIZATION).cloned()).await;
     let general_key = match &auth {
         Some(EdgeAuth(Ok(user))) => format!("rl:user:{}", user.user_id),
         _ => format!("rl:ip:{}", ip_key()),
     };
-    let sensitive = AUTH_SENSITIVE_PATHS.contains(&path);
-    if let Some(auth) = auth {
-        req.extensions_mut().insert(auth);
-    }
 
     let limiter = &gw.limiter;
-    let mut quotas = Vec::with_capacity(2);
+    let mut quotas = [None, None];
     let mut failure = None;
     match limiter.hit(&general_key, limiter.general()).await {
-        Ok(q) => quotas.push(q),
+        Ok(q) => quotas[0] = Some(q),
         Err(e) => failure = Some(e),
     }
     if sensitive {
@@ -200,11 +225,12 @@ pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: 
             .hit(&format!("rl-auth:ip:{}", ip_key()), limiter.auth())
             .await
         {
-            Ok(q) => quotas.push(q),
+            Ok(q) => quotas[1] = Some(q),
             Err(e) => failure = Some(e),
         }
     }
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
+    // After the awaits: a shared reference to the request may not be held across them.
+    let request_id = || req.extensions().get::<RequestId>().map(|r| r.0.clone());
     if let Some(e) = failure {
         if limiter.config.fail_open {
             tracing::warn!(error = %e, "rate-limit store unreachable; letting the request through (fail-open)");
@@ -213,13 +239,14 @@ pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: 
             let mut p = Problem::new(ProblemKind::ServiceUnavailable)
                 .detail("Rate limiting is unavailable, try again shortly")
                 .retry_after(1);
-            p.request_id = request_id;
-            return p.into_response();
+            p.request_id = request_id();
+            return Err(p.into_response());
         }
     }
     // The binding quota: an exceeded one, else the one with the least left.
     let binding = quotas
         .iter()
+        .flatten()
         .copied()
         .max_by_key(|q| (q.exceeded(), std::cmp::Reverse(q.remaining())));
     if let Some(q) = binding
@@ -234,16 +261,15 @@ pub async fn rate_limit(State(gw): State<GatewayState>, mut req: Request, next: 
                 q.reset_secs()
             ))
             .retry_after(q.reset_secs());
-        p.request_id = request_id;
+        p.request_id = request_id();
         let mut response = p.into_response();
         q.apply_headers(response.headers_mut());
-        return response;
+        return Err(response);
     }
-    let mut response = next.run(req).await;
-    if let Some(q) = binding {
-        q.apply_headers(response.headers_mut());
-    }
-    response
+    Ok(Admission {
+        quota: binding,
+        auth,
+    })
 }
 
 #[cfg(test)]

@@ -228,6 +228,41 @@ async fn responses_stream_without_waiting_for_the_whole_body() {
 }
 
 #[tokio::test]
+async fn on_shutdown_the_gateway_stops_accepting_and_finishes_what_is_in_flight() {
+    let up = upstreams().await;
+    let gw = gateway(&up, &[]).await;
+    let res = gw.get_auth("/api/v1/plans/stream", &token_for("u1")).await;
+    let mut body = res.bytes_stream();
+    let first = body.next().await.unwrap().unwrap();
+    assert_eq!(&first[..], b"first-chunk;");
+
+    gw.server.stop();
+    // Every worker thread stops accepting: a new connection is refused.
+    let refused = async {
+        loop {
+            if tokio::net::TcpStream::connect(gw.server.addr)
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), refused)
+        .await
+        .expect("the listening socket is closed after the shutdown signal");
+
+    // The response in flight is not cut off.
+    up.plans.release.notify_one();
+    let mut rest = Vec::new();
+    while let Some(chunk) = body.next().await {
+        rest.extend_from_slice(&chunk.unwrap());
+    }
+    assert_eq!(rest, b"second-chunk");
+}
+
+#[tokio::test]
 async fn large_bodies_stream_both_ways() {
     let up = upstreams().await;
     let gw = gateway(&up, &[]).await;

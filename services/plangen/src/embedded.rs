@@ -222,9 +222,9 @@ pub async fn run(args: AllArgs) -> anyhow::Result<()> {
         ),
         (
             "gateway",
-            Box::pin(serve(
+            Box::pin(plangen_gateway::server::serve(
                 gateway_listener,
-                plangen_gateway::app(gateway),
+                gateway,
                 shutdown.clone(),
             )),
         ),

@@ -121,7 +121,11 @@ async fn run_gateway(args: ServeArgs) -> anyhow::Result<()> {
     let config = plangen_gateway::GatewayConfig::from_env(Env::from_process())?;
     let port = config.port;
     let state = plangen_gateway::GatewayState::new(config);
-    serve_one("gateway", &args.host, port, plangen_gateway::app(state)).await
+    let listener = bind(&args.host, port).await?;
+    tracing::info!(service = "gateway", addr = %listener.local_addr()?, workers = state.config.workers, "listening");
+    let (_trigger, shutdown) = Shutdown::on_signals();
+    plangen_gateway::server::serve(listener, state, shutdown).await?;
+    Ok(())
 }
 
 /// The port of `plangen frontend` (the seed's frontend port).

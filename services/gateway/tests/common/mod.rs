@@ -14,10 +14,11 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
+use plangen_core::server::{Shutdown, ShutdownTrigger};
 use plangen_core::shared_state::SharedState;
 use plangen_core::testing::TestServer;
 use plangen_core::{Env, Secret, TokenKeys};
-use plangen_gateway::{GatewayConfig, GatewayState, app};
+use plangen_gateway::{GatewayConfig, GatewayState};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -225,8 +226,44 @@ pub async fn upstreams() -> Upstreams {
     }
 }
 
+/// A gateway on `127.0.0.1:0`, served by its own server (worker threads) until dropped.
+pub struct GatewayServer {
+    pub addr: std::net::SocketAddr,
+    pub base_url: String,
+    trigger: ShutdownTrigger,
+}
+
+impl GatewayServer {
+    pub async fn spawn(state: GatewayState) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (trigger, shutdown) = Shutdown::new();
+        tokio::spawn(plangen_gateway::server::serve(listener, state, shutdown));
+        Self {
+            addr,
+            base_url: format!("http://{addr}"),
+            trigger,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// The shutdown signal (SIGTERM in production): stop accepting, drain.
+    pub fn stop(&self) {
+        self.trigger.trigger();
+    }
+}
+
+impl Drop for GatewayServer {
+    fn drop(&mut self) {
+        self.trigger.trigger();
+    }
+}
+
 pub struct Gateway {
-    pub server: TestServer,
+    pub server: GatewayServer,
     pub state: GatewayState,
     pub http: reqwest::Client,
 }
@@ -269,7 +306,7 @@ pub fn config(urls: [&str; 3], extra: &[(&str, &str)]) -> GatewayConfig {
 pub async fn gateway_with(config: GatewayConfig, shared: SharedState) -> Gateway {
     let state = GatewayState::with_shared(config, shared);
     Gateway {
-        server: TestServer::spawn(app(state.clone())).await,
+        server: GatewayServer::spawn(state.clone()).await,
         state,
         http: reqwest::Client::new(),
     }
