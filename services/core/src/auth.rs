@@ -1,7 +1,6 @@
 //! Access tokens: the claims, signing and verification (HS256, algorithm pinned), and the
 //! `AuthUser` extractor every service uses, deny-list included.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -53,7 +52,7 @@ pub struct TokenKeys {
     pub access_ttl: Duration,
     /// Keyed by the token's signature (hashing 43 characters rather than the whole token);
     /// the entry holds the whole text, which must match too.
-    verified: Arc<RwLock<HashMap<String, VerifiedToken>>>,
+    verified: Arc<RwLock<foldhash::HashMap<String, VerifiedToken>>>,
 }
 
 struct VerifiedToken {

@@ -1,6 +1,7 @@
 //! Prometheus metrics: requests by route and status, and a latency histogram.
 
-use std::collections::HashSet;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Instant;
 
@@ -28,7 +29,7 @@ pub struct RouteLabels {
     pub route: &'static str,
 }
 
-static LABELS: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+static LABELS: LazyLock<RwLock<foldhash::HashSet<&'static str>>> = LazyLock::new(Default::default);
 
 /// `value` as a `&'static str`, stored once for the life of the process. Only for values from a
 /// small fixed set (route templates, status codes, outcome names): each distinct value is kept
@@ -65,9 +66,32 @@ pub fn method_label(method: &Method) -> &'static str {
 
 type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
+/// A series of one registry, by its labels: static strings, told apart by address and
+/// length without reading them (two with the same text are at worst two handles on one series).
+#[derive(PartialEq, Eq, Hash)]
+struct SeriesKey {
+    metrics: u64,
+    method: (usize, usize),
+    route: (usize, usize),
+    status: u16,
+}
+
+/// Bounds each thread's memory of series (labels are bounded, registries in tests are not).
+const SERIES_PER_THREAD: usize = 4096;
+
+thread_local! {
+    /// Each thread's handles on the series it counted into: a request then counts without
+    /// `Family::get_or_create`, which takes a read lock every worker thread shares and hashes
+    /// the label set on every call.
+    static SERIES: RefCell<foldhash::HashMap<SeriesKey, (Counter, Histogram)>> =
+        RefCell::default();
+}
+
 /// A service's metrics registry with the HTTP metrics every service has.
 #[derive(Clone)]
 pub struct Metrics {
+    /// Tells apart the registries in one process (each service has one; tests make many).
+    id: u64,
     registry: Arc<RwLock<Registry>>,
     requests: Family<RequestLabels, Counter>,
     latency: LatencyFamily,
@@ -90,7 +114,9 @@ impl Metrics {
             "Time to serve an HTTP request",
             latency.clone(),
         );
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
         Self {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry: Arc::new(RwLock::new(registry)),
             requests,
             latency,
@@ -109,16 +135,36 @@ impl Metrics {
     /// see [`label`].
     pub fn observe(&self, method: &Method, route: &'static str, status: u16, seconds: f64) {
         let method = method_label(method);
-        self.requests
-            .get_or_create(&RequestLabels {
-                method,
-                route,
-                status,
-            })
-            .inc();
-        self.latency
-            .get_or_create(&RouteLabels { method, route })
-            .observe(seconds);
+        let key = SeriesKey {
+            metrics: self.id,
+            method: (method.as_ptr() as usize, method.len()),
+            route: (route.as_ptr() as usize, route.len()),
+            status,
+        };
+        let (requests, latency) = SERIES.with_borrow_mut(|series| {
+            if let Some(found) = series.get(&key) {
+                return found.clone();
+            }
+            if series.len() >= SERIES_PER_THREAD {
+                series.clear();
+            }
+            let found = (
+                self.requests
+                    .get_or_create(&RequestLabels {
+                        method,
+                        route,
+                        status,
+                    })
+                    .clone(),
+                self.latency
+                    .get_or_create(&RouteLabels { method, route })
+                    .clone(),
+            );
+            series.insert(key, found.clone());
+            found
+        });
+        requests.inc();
+        latency.observe(seconds);
     }
 
     pub fn encode(&self) -> String {
@@ -162,6 +208,26 @@ pub async fn metrics_handler(State(metrics): State<Metrics>) -> impl IntoRespons
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn registries_on_one_thread_count_apart() {
+        // Each thread remembers its series: a second registry must not count into the first.
+        let (a, b) = (Metrics::new("a"), Metrics::new("b"));
+        for _ in 0..3 {
+            a.observe(&Method::GET, "/x", 200, 0.001);
+        }
+        b.observe(&Method::GET, "/x", 200, 0.001);
+        let count = |m: &Metrics, service: &str| {
+            let prefix = format!(
+                r#"plangen_http_requests_total{{service="{service}",method="GET",route="/x",status="200"}} "#
+            );
+            m.encode()
+                .lines()
+                .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+        };
+        assert_eq!(count(&a, "a").as_deref(), Some("3"));
+        assert_eq!(count(&b, "b").as_deref(), Some("1"));
+    }
 
     #[test]
     fn observed_requests_appear_in_the_exposition() {

@@ -1,7 +1,6 @@
 //! State shared by every replica of every service: the session deny-list and windowed
 //! counters (login throttles, rate limits). Redis when configured, else in process.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -101,7 +100,7 @@ pub struct MemoryState {
 /// [`PRUNE_FLOOR`] entries): memory stays bounded by live keys, and a map full of live keys
 /// costs one scan per doubling, not one per request.
 struct Expiring<V> {
-    map: HashMap<String, V>,
+    map: foldhash::HashMap<String, V>,
     prune_at: usize,
 }
 
@@ -110,7 +109,7 @@ const PRUNE_FLOOR: usize = 10_000;
 impl<V> Default for Expiring<V> {
     fn default() -> Self {
         Self {
-            map: HashMap::new(),
+            map: foldhash::HashMap::default(),
             prune_at: PRUNE_FLOOR,
         }
     }

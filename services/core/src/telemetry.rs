@@ -83,17 +83,24 @@ pub fn new_request_id() -> String {
 /// as a header (for upstreams) and an extension (for handlers). Returns the id and the header
 /// value to echo on the response.
 pub fn assign_request_id(req: &mut Request) -> (String, HeaderValue) {
-    let id = req
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|id| is_well_formed_request_id(id))
-        .map(str::to_owned)
-        .unwrap_or_else(new_request_id);
-    let header_value = HeaderValue::from_str(&id).expect("request ids are plain ascii");
+    let (id, header_value) = request_id_for(req.headers());
     req.headers_mut()
         .insert(REQUEST_ID_HEADER, header_value.clone());
     req.extensions_mut().insert(RequestId(id.clone()));
+    (id, header_value)
+}
+
+/// The id a request with these headers gets (the client's when well formed, else a new
+/// UUIDv7), and as a header value.
+pub fn request_id_for(headers: &axum::http::HeaderMap) -> (String, HeaderValue) {
+    if let Some(client) = headers.get(&REQUEST_ID_HEADER)
+        && let Ok(id) = client.to_str()
+        && is_well_formed_request_id(id)
+    {
+        return (id.to_owned(), client.clone());
+    }
+    let id = new_request_id();
+    let header_value = HeaderValue::from_str(&id).expect("request ids are plain ascii");
     (id, header_value)
 }
 
