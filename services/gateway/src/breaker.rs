@@ -1,7 +1,7 @@
 //! Resilience for upstream calls: a circuit breaker per upstream and a retry budget.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 /// Stops calling an upstream after `threshold` consecutive transport failures; after
@@ -9,10 +9,16 @@ use std::time::{Duration, Instant};
 ///
 /// A probe is not tracked as "in flight": if its caller goes away, the next probe simply comes
 /// one cooldown later, so the breaker can never get stuck half-open.
+///
+/// Every request asks it twice (may I? it worked), from every worker thread: while the upstream
+/// is healthy both are one read of a flag no one writes, so the cores do not pass a lock's
+/// cache line back and forth.
 #[derive(Debug)]
 pub struct Breaker {
     threshold: u32,
     cooldown: Duration,
+    /// Whether `state` holds anything but zero failures and a closed breaker.
+    troubled: AtomicBool,
     state: Mutex<BreakerState>,
 }
 
@@ -27,12 +33,16 @@ impl Breaker {
         Self {
             threshold: threshold.max(1),
             cooldown,
+            troubled: AtomicBool::new(false),
             state: Mutex::default(),
         }
     }
 
     /// Whether a call may go out now; `Err` holds how long until the next probe.
     pub fn try_acquire(&self) -> Result<(), Duration> {
+        if !self.troubled.load(Ordering::Acquire) {
+            return Ok(());
+        }
         let now = Instant::now();
         let mut s = self.state.lock().expect("breaker lock");
         match s.open_until {
@@ -47,15 +57,20 @@ impl Breaker {
     }
 
     pub fn record_success(&self) {
+        if !self.troubled.load(Ordering::Acquire) {
+            return;
+        }
         let mut s = self.state.lock().expect("breaker lock");
         if s.open_until.is_some() {
             tracing::info!("upstream recovered; breaker closed");
         }
         *s = BreakerState::default();
+        self.troubled.store(false, Ordering::Release);
     }
 
     pub fn record_failure(&self) {
         let mut s = self.state.lock().expect("breaker lock");
+        self.troubled.store(true, Ordering::Release);
         s.consecutive_failures = s.consecutive_failures.saturating_add(1);
         if s.consecutive_failures >= self.threshold {
             if s.open_until.is_none() {
@@ -69,11 +84,13 @@ impl Breaker {
     }
 
     pub fn is_open(&self) -> bool {
-        self.state
-            .lock()
-            .expect("breaker lock")
-            .open_until
-            .is_some()
+        self.troubled.load(Ordering::Acquire)
+            && self
+                .state
+                .lock()
+                .expect("breaker lock")
+                .open_until
+                .is_some()
     }
 }
 
@@ -100,6 +117,10 @@ impl Default for RetryBudget {
 
 impl RetryBudget {
     pub fn deposit(&self) {
+        // Full (the usual state): no write, so no cache line bouncing between cores.
+        if self.balance.load(Ordering::Relaxed) >= CAP {
+            return;
+        }
         let _ = self
             .balance
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |b| {

@@ -8,12 +8,13 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::LazyLock;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
-use plangen_core::telemetry::{REQUEST_ID_HEADER, assign_request_id, log_access, scope_request_id};
+use plangen_core::telemetry::{REQUEST_ID_HEADER, log_access, request_id_for, scope_request_id};
 use tower::{Layer as _, ServiceExt as _};
 use tracing::Instrument;
 
@@ -28,7 +29,13 @@ const CORS_VARY: HeaderValue = HeaderValue::from_static(
 pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Response {
     let started = Instant::now();
     let tls = is_tls(&req, gw.config.trust_forwarded_for);
-    let (id, header_value) = assign_request_id(&mut req);
+    // Room for what the proxy adds (forwarding headers, the request id, the user id) in one
+    // allocation rather than a couple of doublings.
+    req.headers_mut().reserve(8);
+    // Sent upstream; problems quote it through the task-local scope below.
+    let (id, header_value) = request_id_for(req.headers());
+    req.headers_mut()
+        .insert(REQUEST_ID_HEADER, header_value.clone());
     req.extensions_mut().insert(ConnectInfo(peer));
     let method = req.method().clone();
     let route = gw.state.route(req.uri().path());
@@ -43,32 +50,44 @@ pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Respons
         user_id = tracing::field::Empty,
         upstream,
     );
+    let request_id = id.as_str();
     let served = async move {
         if req.headers().contains_key(header::ORIGIN) {
             // CORS outside rate limiting: a preflight is answered here and never counted.
             let inner = tower::service_fn(|req: Request| async move {
                 // Boxed: the CORS future holds it, and moving kilobytes of future state costs
                 // more than one allocation.
-                Ok::<_, Infallible>(Box::pin(crate::dispatch(gw, route, req)).await)
+                let routed = Box::pin(crate::dispatch(gw, route, request_id, req)).await;
+                let mut response = routed.response;
+                if let Some(quota) = routed.quota {
+                    response.extensions_mut().insert(quota);
+                }
+                Ok::<_, Infallible>(response)
             });
             match gw.cors.layer(inner).oneshot(req).await {
-                Ok(response) => response,
+                Ok(mut response) => {
+                    let quota = response.extensions_mut().remove();
+                    crate::Routed { response, quota }
+                }
                 Err(never) => match never {},
             }
         } else {
             // No `Origin`: not a CORS request (API clients, same-origin navigation), so
-            // there is nothing for the CORS layer to decide; only its `Vary` is added, so
-            // caches keep this answer apart from the CORS answers to the same URL.
-            let mut response = Box::pin(crate::dispatch(gw, route, req)).await;
-            response.headers_mut().append(header::VARY, CORS_VARY);
-            response
+            // there is nothing for the CORS layer to decide; its `Vary` is still added (by
+            // `edge_headers`), so caches keep this answer apart from the CORS answers.
+            Box::pin(crate::dispatch(gw, route, request_id, req)).await
         }
     };
-    let mut response = scope_request_id(id, served.instrument(span.clone())).await;
-    response
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER, header_value);
-    security_headers(response.headers_mut(), tls);
+    let crate::Routed {
+        mut response,
+        quota,
+    } = scope_request_id(id.clone(), served.instrument(span.clone())).await;
+    let headers = response.headers_mut();
+    edge_headers(headers, tls);
+    if let Some(quota) = quota {
+        quota.apply_headers(headers);
+    }
+    headers.insert(REQUEST_ID_HEADER, header_value);
     let status = response.status().as_u16();
     gw.metrics.observe(
         &method,
@@ -106,7 +125,6 @@ const HSTS: (HeaderName, HeaderValue) = pair(
     "strict-transport-security",
     "max-age=31536000; includeSubDomains",
 );
-const X_POWERED_BY: HeaderName = HeaderName::from_static("x-powered-by");
 const ALWAYS: [(HeaderName, HeaderValue); 10] = [
     pair("cross-origin-opener-policy", "same-origin"),
     pair("cross-origin-resource-policy", "same-origin"),
@@ -131,17 +149,139 @@ pub fn is_tls(req: &Request, trust_forwarded: bool) -> bool {
             .is_some_and(|p| p.eq_ignore_ascii_case("https"))
 }
 
+/// The headers the edge sets on every answer, built once and cloned per answer: a clone of a
+/// small map is far cheaper than a dozen hashed inserts.
+struct Templates {
+    security: HeaderMap,
+    security_tls: HeaderMap,
+    /// Plus the CORS `Vary`: what the gateway's own answers start from.
+    edge: HeaderMap,
+    edge_tls: HeaderMap,
+}
+
+static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
+    let security = |tls: bool| {
+        let mut h = HeaderMap::with_capacity(16);
+        if tls {
+            h.insert(CONTENT_SECURITY_POLICY, CSP_TLS_VALUE);
+            h.insert(HSTS.0, HSTS.1);
+        } else {
+            h.insert(CONTENT_SECURITY_POLICY, CSP_PLAIN_VALUE);
+        }
+        for (name, value) in ALWAYS {
+            h.insert(name, value);
+        }
+        h
+    };
+    let edge = |tls: bool| {
+        let mut h = security(tls);
+        h.insert(header::VARY, CORS_VARY);
+        h
+    };
+    Templates {
+        security: security(false),
+        security_tls: security(true),
+        edge: edge(false),
+        edge_tls: edge(true),
+    }
+});
+
+/// Headers the edge decides, whatever the route answered: Helmet's, and the two that only
+/// tell attackers what runs here.
+fn is_edge_owned(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "content-security-policy"
+            | "strict-transport-security"
+            | "cross-origin-opener-policy"
+            | "cross-origin-resource-policy"
+            | "origin-agent-cluster"
+            | "referrer-policy"
+            | "x-content-type-options"
+            | "x-dns-prefetch-control"
+            | "x-download-options"
+            | "x-frame-options"
+            | "x-permitted-cross-domain-policies"
+            | "x-xss-protection"
+            | "x-powered-by"
+            | "server"
+    )
+}
+
+/// `headers` on top of `template`: the template's win, `X-Powered-By` and `Server` go, and a
+/// `Vary` the template already has is not repeated.
+fn merge_onto(template: &HeaderMap, headers: &mut HeaderMap) {
+    let route = std::mem::take(headers);
+    let mut merged = template.clone();
+    let mut keep = false;
+    let mut current: Option<HeaderName> = None;
+    for (name, value) in route {
+        if let Some(name) = name {
+            keep = !is_edge_owned(&name);
+            current = Some(name);
+        }
+        let Some(name) = current.as_ref() else {
+            continue;
+        };
+        let repeated_vary = *name == header::VARY && template.get(header::VARY) == Some(&value);
+        if keep && !repeated_vary {
+            merged.append(name, value);
+        }
+    }
+    *headers = merged;
+}
+
 /// Helmet's default headers (HSTS only when the client came over TLS).
-pub fn security_headers(h: &mut HeaderMap, tls: bool) {
-    if tls {
-        h.insert(CONTENT_SECURITY_POLICY, CSP_TLS_VALUE);
-        h.insert(HSTS.0, HSTS.1);
-    } else {
-        h.insert(CONTENT_SECURITY_POLICY, CSP_PLAIN_VALUE);
+pub fn security_headers(headers: &mut HeaderMap, tls: bool) {
+    let t = &*TEMPLATES;
+    merge_onto(if tls { &t.security_tls } else { &t.security }, headers);
+}
+
+/// Helmet's default headers and the CORS `Vary`: what every answer of the gateway carries.
+fn edge_headers(headers: &mut HeaderMap, tls: bool) {
+    let t = &*TEMPLATES;
+    merge_onto(if tls { &t.edge_tls } else { &t.edge }, headers);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_templates_hold_only_edge_owned_headers_and_win_over_the_route() {
+        for template in [&TEMPLATES.security, &TEMPLATES.security_tls] {
+            assert!(template.keys().all(is_edge_owned), "{template:?}");
+        }
+        assert!(TEMPLATES.security_tls.contains_key(HSTS.0));
+        assert!(!TEMPLATES.security.contains_key(HSTS.0));
+
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        h.insert("x-frame-options", HeaderValue::from_static("ALLOWALL"));
+        h.insert("x-powered-by", HeaderValue::from_static("Express"));
+        h.insert(header::SERVER, HeaderValue::from_static("upstream/1.0"));
+        h.append(header::SET_COOKIE, HeaderValue::from_static("a=1"));
+        h.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        h.append(header::VARY, CORS_VARY);
+        h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
+        edge_headers(&mut h, false);
+        assert_eq!(h["x-frame-options"], "SAMEORIGIN", "the edge's value wins");
+        assert!(!h.contains_key("x-powered-by") && !h.contains_key(header::SERVER));
+        assert_eq!(h["content-type"], "application/json");
+        let cookies: Vec<_> = h.get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(
+            cookies,
+            ["a=1", "b=2"],
+            "every value of a repeated header is kept"
+        );
+        let vary: Vec<_> = h.get_all(header::VARY).iter().collect();
+        assert_eq!(
+            vary,
+            [CORS_VARY, HeaderValue::from_static("accept-encoding")]
+        );
+        assert!(!h.contains_key(HSTS.0), "no HSTS over plain HTTP");
     }
-    for (name, value) in &ALWAYS {
-        h.insert(name.clone(), value.clone());
-    }
-    h.remove(X_POWERED_BY);
-    h.remove(header::SERVER);
 }

@@ -29,7 +29,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use plangen_core::metrics::{Metrics, metrics_handler};
 use plangen_core::shared_state::SharedState;
-use plangen_core::telemetry::RequestId;
 use plangen_core::{Authenticator, Problem, ProblemKind};
 use tower::ServiceExt as _;
 use tower_http::cors::CorsLayer;
@@ -195,23 +194,37 @@ impl Deref for Gateway {
     }
 }
 
+/// An answer, and the rate-limit quota to report on it (set by the edge, last).
+pub struct Routed {
+    pub response: Response,
+    pub quota: Option<rate_limit::Quota>,
+}
+
 /// Rate limiting for `/api`, then the route: the upstream, or the gateway's own pages.
-pub async fn dispatch(gw: &Gateway, route: Route, mut req: Request) -> Response {
+pub async fn dispatch(gw: &Gateway, route: Route, request_id: &str, mut req: Request) -> Routed {
     if !is_api(req.uri().path()) {
-        return serve_local(gw, req).await;
+        return Routed {
+            response: serve_local(gw, req).await,
+            quota: None,
+        };
     }
     let admission = match rate_limit::admit(&gw.state, &mut req).await {
         Ok(admission) => admission,
-        Err(refused) => return refused,
+        Err(refused) => {
+            return Routed {
+                response: refused,
+                quota: None,
+            };
+        }
     };
-    let mut response = match route.upstream {
-        Some(i) => proxy_request(&gw.state, i, admission.auth, req).await,
+    let response = match route.upstream {
+        Some(i) => proxy_request(&gw.state, i, request_id, admission.auth, req).await,
         None => serve_local(gw, req).await,
     };
-    if let Some(q) = admission.quota {
-        q.apply_headers(response.headers_mut());
+    Routed {
+        response,
+        quota: admission.quota,
     }
-    response
 }
 
 async fn serve_local(gw: &Gateway, req: Request) -> Response {
@@ -221,31 +234,15 @@ async fn serve_local(gw: &Gateway, req: Request) -> Response {
     }
 }
 
-fn request_id(req: &Request) -> String {
-    req.extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default()
-}
-
-/// A problem answer stamped with the request id (the gateway keeps its own request context,
-/// so `Problem`'s task-local lookup does not see it).
-pub(crate) fn problem(mut p: Problem, request_id: &str) -> Response {
-    if p.request_id.is_none() && !request_id.is_empty() {
-        p.request_id = Some(request_id.to_owned());
-    }
-    p.into_response()
-}
-
 /// Proxies to upstream `index`; `auth` is the token check rate limiting already made, if any.
 async fn proxy_request(
     gw: &GatewayState,
     index: usize,
+    request_id: &str,
     auth: Option<rate_limit::EdgeAuth>,
     req: Request,
 ) -> Response {
     let upstream = &gw.upstreams[index];
-    let rid = request_id(&req);
 
     let user = if upstream.config.requires_token {
         let checked = match auth {
@@ -255,14 +252,14 @@ async fn proxy_request(
         };
         match checked {
             Ok(user) => Some(user),
-            Err(p) => return problem(p, &rid),
+            Err(p) => return p.into_response(),
         }
     } else {
         None
     };
 
     let ctx = ForwardContext {
-        request_id: &rid,
+        request_id,
         user_id: user.as_ref().map(|u| u.user_id.as_str()),
         peer_ip: req
             .extensions()
@@ -288,19 +285,19 @@ async fn proxy_request(
             gw.proxy_metrics
                 .observe(upstream.name(), e.outcome(), seconds);
             tracing::warn!(upstream = upstream.name(), error = ?e, "proxying failed");
-            problem(e.problem(upstream.name(), gw.config.max_body_bytes), &rid)
+            e.problem(upstream.name(), gw.config.max_body_bytes)
+                .into_response()
         }
     }
 }
 
-async fn api_not_found(req: Request) -> Response {
-    problem(
-        Problem::new(ProblemKind::NotFound).detail(
+async fn api_not_found() -> Response {
+    Problem::new(ProblemKind::NotFound)
+        .detail(
             "No such API endpoint; the API lives under /api/v1/auth, /api/v1/plans and \
              /api/v1/templates (see /api/docs)",
-        ),
-        &request_id(&req),
-    )
+        )
+        .into_response()
 }
 
 /// The gateway's own pages, behind the edge policy of [`edge::handle`]: the merged OpenAPI

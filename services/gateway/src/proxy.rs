@@ -57,8 +57,9 @@ impl Upstream {
             Some(_) => authority.as_str().to_owned(),
             None => format!("{}:80", authority.host()),
         };
-        let host = HeaderValue::from_str(authority.as_str())
-            .expect("an authority is a valid header value");
+        // Static (interned; upstreams are a small fixed set): cloning it for every request
+        // then touches no reference count shared by the worker threads.
+        let host = HeaderValue::from_static(plangen_core::metrics::label(authority.as_str()));
         let base_path = config.url.path().trim_end_matches('/').to_owned();
         Self {
             breaker: Breaker::new(breaker.failure_threshold, breaker.cooldown),
@@ -75,11 +76,19 @@ impl Upstream {
         self.config.name
     }
 
-    /// The request target on the upstream (origin form: base path, then `path_and_query`).
-    fn target(&self, path_and_query: &str) -> Result<Uri, http::Error> {
-        let mut target = String::with_capacity(self.base_path.len() + path_and_query.len());
+    /// The request target on the upstream, in origin form: the base path, `prefix`, `rest`
+    /// and the query.
+    fn target(&self, prefix: &str, rest: &str, query: Option<&str>) -> Result<Uri, http::Error> {
+        let query_len = query.map_or(0, |q| q.len() + 1);
+        let mut target =
+            String::with_capacity(self.base_path.len() + prefix.len() + rest.len() + query_len);
         target.push_str(&self.base_path);
-        target.push_str(path_and_query);
+        target.push_str(prefix);
+        target.push_str(rest);
+        if let Some(q) = query {
+            target.push('?');
+            target.push_str(q);
+        }
         Ok(Uri::try_from(target)?)
     }
 
@@ -116,7 +125,7 @@ impl Upstream {
     ) -> Result<(StatusCode, bytes::Bytes), String> {
         let work = async {
             let mut request = Request::new(Body::empty());
-            *request.uri_mut() = self.target(path).map_err(|e| e.to_string())?;
+            *request.uri_mut() = self.target(path, "", None).map_err(|e| e.to_string())?;
             request
                 .headers_mut()
                 .insert(header::HOST, self.host.clone());
@@ -284,12 +293,9 @@ pub async fn forward(
     if has_dot_segment(rest) || !(rest.is_empty() || rest.starts_with('/')) {
         return Err(ProxyError::BadPath);
     }
-    let mut target = format!("{}{rest}", up.config.upstream_prefix);
-    if let Some(q) = parts.uri.query() {
-        target.push('?');
-        target.push_str(q);
-    }
-    let uri = up.target(&target).map_err(|_| ProxyError::BadPath)?;
+    let mut uri = up
+        .target(up.config.upstream_prefix, rest, parts.uri.query())
+        .map_err(|_| ProxyError::BadPath)?;
 
     let declared_len = parts
         .headers
@@ -304,8 +310,7 @@ pub async fn forward(
         None => parts.headers.contains_key(header::TRANSFER_ENCODING),
     };
 
-    prepare_request_headers(&mut parts.headers, ctx);
-    parts.headers.insert(header::HOST, up.host.clone());
+    prepare_request_headers(&mut parts.headers, &up.host, ctx);
     let idempotent = is_idempotent(&parts.method);
 
     up.breaker.try_acquire().map_err(ProxyError::BreakerOpen)?;
@@ -324,14 +329,15 @@ pub async fn forward(
             Body::empty()
         });
         *request.method_mut() = parts.method.clone();
-        *request.uri_mut() = uri.clone();
         *request.version_mut() = Version::HTTP_11;
         // Kept for another attempt only when there can be one.
-        *request.headers_mut() = if !has_body && attempt < ctx.retries {
-            parts.headers.clone()
+        if !has_body && attempt < ctx.retries {
+            *request.uri_mut() = uri.clone();
+            *request.headers_mut() = parts.headers.clone();
         } else {
-            std::mem::take(&mut parts.headers)
-        };
+            *request.uri_mut() = std::mem::take(&mut uri);
+            *request.headers_mut() = std::mem::take(&mut parts.headers);
+        }
 
         let exchanged = tokio::select! {
             biased;
@@ -439,9 +445,17 @@ pub fn is_identity_header(name: &HeaderName) -> bool {
     n.starts_with("x-plangen-") || n.starts_with("x-user-") || n == "x-forwarded-user"
 }
 
-fn prepare_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>) {
-    remove_hop_by_hop(headers);
-    if headers.keys().any(is_identity_header) {
+/// The request's headers as the upstream gets them; `host` is the upstream's own `Host`.
+fn prepare_request_headers(headers: &mut HeaderMap, host: &HeaderValue, ctx: &ForwardContext<'_>) {
+    // One pass to see what is there: most requests carry nothing to strip, and each removal
+    // of an absent header would still cost a lookup.
+    let (mut strip, mut has_xff) = (false, false);
+    for name in headers.keys() {
+        strip |= is_hop_by_hop(name) || is_identity_header(name) || *name == header::EXPECT;
+        has_xff |= *name == X_FORWARDED_FOR;
+    }
+    if strip {
+        remove_hop_by_hop(headers);
         let identity: Vec<HeaderName> = headers
             .keys()
             .filter(|n| is_identity_header(n))
@@ -450,25 +464,27 @@ fn prepare_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>) {
         for name in identity {
             headers.remove(name);
         }
+        // The gateway's server already answered any `Expect: 100-continue`; the connection to
+        // the upstream does not wait for one.
+        headers.remove(header::EXPECT);
     }
-    // The gateway's server already answered any `Expect: 100-continue`; the client connection
-    // to the upstream does not wait for one.
-    headers.remove(header::EXPECT);
-    // The client connection's Host becomes X-Forwarded-Host; hyper sets the upstream's Host.
-    let host = headers.remove(header::HOST);
+    // The upstream's own name as `Host`; the client's becomes `X-Forwarded-Host`.
+    let client_host = headers.insert(header::HOST, host.clone());
 
     let mut xff = String::new();
-    if ctx.trust_forwarded {
-        for v in headers.get_all(&X_FORWARDED_FOR) {
-            if let Ok(v) = v.to_str() {
-                if !xff.is_empty() {
-                    xff.push_str(", ");
+    if has_xff {
+        if ctx.trust_forwarded {
+            for v in headers.get_all(&X_FORWARDED_FOR) {
+                if let Ok(v) = v.to_str() {
+                    if !xff.is_empty() {
+                        xff.push_str(", ");
+                    }
+                    xff.push_str(v);
                 }
-                xff.push_str(v);
             }
         }
+        headers.remove(&X_FORWARDED_FOR);
     }
-    headers.remove(&X_FORWARDED_FOR);
     if let Some(ip) = ctx.peer_ip {
         if !xff.is_empty() {
             xff.push_str(", ");
@@ -485,7 +501,7 @@ fn prepare_request_headers(headers: &mut HeaderMap, ctx: &ForwardContext<'_>) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
     if !(ctx.trust_forwarded && headers.contains_key(&X_FORWARDED_HOST)) {
-        match host {
+        match client_host {
             Some(h) => {
                 headers.insert(X_FORWARDED_HOST, h);
             }
@@ -516,9 +532,6 @@ fn finish_response(
     deadline: std::pin::Pin<Box<tokio::time::Sleep>>,
 ) -> Response {
     let (mut parts, body) = response.into_parts();
-    // Room for what the edge adds (security, rate-limit, CORS headers, the request id) in one
-    // allocation rather than a few doublings.
-    parts.headers.reserve(24);
     remove_hop_by_hop(&mut parts.headers);
     // CORS is the gateway's job at the edge; an upstream's own CORS answer would conflict.
     let cors: Vec<HeaderName> = parts

@@ -12,7 +12,6 @@ use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use plangen_core::shared_state::{SharedStateError, WindowCount, WindowCounter};
-use plangen_core::telemetry::RequestId;
 use plangen_core::{AuthUser, Problem, ProblemKind};
 
 use crate::GatewayState;
@@ -63,33 +62,35 @@ impl Quota {
     /// Sets `RateLimit-Policy`, `RateLimit` and the legacy `RateLimit-Limit/-Remaining/-Reset`
     /// (on every `/api` answer, so written without parsing anything).
     pub fn apply_headers(&self, headers: &mut HeaderMap) {
+        // One buffer per value: a slice of a shared buffer would cost two atomic reference
+        // count updates each, more than an allocation.
         let limit = self.policy.limit;
         let remaining = self.remaining();
         let reset = self.reset_secs();
-        let mut numbers = itoa::Buffer::new();
+        let mut digits = itoa::Buffer::new();
         let mut policy = bytes::BytesMut::with_capacity(24);
-        policy.extend_from_slice(numbers.format(limit).as_bytes());
+        policy.extend_from_slice(digits.format(limit).as_bytes());
         policy.extend_from_slice(b";w=");
         policy.extend_from_slice(
-            numbers
+            digits
                 .format(self.policy.window.as_secs().max(1))
                 .as_bytes(),
         );
         let mut combined = bytes::BytesMut::with_capacity(64);
         combined.extend_from_slice(b"limit=");
-        combined.extend_from_slice(numbers.format(limit).as_bytes());
+        combined.extend_from_slice(digits.format(limit).as_bytes());
         combined.extend_from_slice(b", remaining=");
-        combined.extend_from_slice(numbers.format(remaining).as_bytes());
+        combined.extend_from_slice(digits.format(remaining).as_bytes());
         combined.extend_from_slice(b", reset=");
-        combined.extend_from_slice(numbers.format(reset).as_bytes());
-        let digits_only = "digits and ascii punctuation are a valid header value";
+        combined.extend_from_slice(digits.format(reset).as_bytes());
+        let valid = "digits and ascii punctuation are a valid header value";
         headers.insert(
             RATELIMIT_POLICY,
-            HeaderValue::from_maybe_shared(policy.freeze()).expect(digits_only),
+            HeaderValue::from_maybe_shared(policy.freeze()).expect(valid),
         );
         headers.insert(
             RATELIMIT,
-            HeaderValue::from_maybe_shared(combined.freeze()).expect(digits_only),
+            HeaderValue::from_maybe_shared(combined.freeze()).expect(valid),
         );
         headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
         headers.insert(RATELIMIT_REMAINING, HeaderValue::from(remaining));
@@ -206,11 +207,20 @@ pub async fn admit(gw: &GatewayState, req: &mut Request) -> Result<Admission, Re
     // only parts of it are held across the awaits below.
     let ip = client_ip(req, gw.config.trust_forwarded_for);
     let sensitive = AUTH_SENSITIVE_PATHS.contains(&req.uri().path());
-    let ip_key = || ip.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    let key = |prefix: &str, id: &str| {
+        let mut key = String::with_capacity(prefix.len() + id.len());
+        key.push_str(prefix);
+        key.push_str(id);
+        key
+    };
+    let ip_key = |prefix: &str| match ip {
+        Some(ip) => key(prefix, &ip.to_string()),
+        None => key(prefix, "unknown"),
+    };
     let auth = check_token(gw, req.headers().get(AUTHORIZATION).cloned()).await;
     let general_key = match &auth {
-        Some(EdgeAuth(Ok(user))) => format!("rl:user:{}", user.user_id),
-        _ => format!("rl:ip:{}", ip_key()),
+        Some(EdgeAuth(Ok(user))) => key("rl:user:", &user.user_id),
+        _ => ip_key("rl:ip:"),
     };
 
     let limiter = &gw.limiter;
@@ -221,25 +231,19 @@ pub async fn admit(gw: &GatewayState, req: &mut Request) -> Result<Admission, Re
         Err(e) => failure = Some(e),
     }
     if sensitive {
-        match limiter
-            .hit(&format!("rl-auth:ip:{}", ip_key()), limiter.auth())
-            .await
-        {
+        match limiter.hit(&ip_key("rl-auth:ip:"), limiter.auth()).await {
             Ok(q) => quotas[1] = Some(q),
             Err(e) => failure = Some(e),
         }
     }
-    // After the awaits: a shared reference to the request may not be held across them.
-    let request_id = || req.extensions().get::<RequestId>().map(|r| r.0.clone());
     if let Some(e) = failure {
         if limiter.config.fail_open {
             tracing::warn!(error = %e, "rate-limit store unreachable; letting the request through (fail-open)");
         } else {
             tracing::error!(error = %e, "rate-limit store unreachable; refusing the request (fail-closed)");
-            let mut p = Problem::new(ProblemKind::ServiceUnavailable)
+            let p = Problem::new(ProblemKind::ServiceUnavailable)
                 .detail("Rate limiting is unavailable, try again shortly")
                 .retry_after(1);
-            p.request_id = request_id();
             return Err(p.into_response());
         }
     }
@@ -253,7 +257,7 @@ pub async fn admit(gw: &GatewayState, req: &mut Request) -> Result<Admission, Re
         && q.exceeded()
     {
         tracing::info!(key = %general_key, limit = q.policy.limit, "rate limit exceeded");
-        let mut p = Problem::new(ProblemKind::TooManyRequests)
+        let p = Problem::new(ProblemKind::TooManyRequests)
             .detail(format!(
                 "At most {} requests per {} s; try again in {} s",
                 q.policy.limit,
@@ -261,7 +265,6 @@ pub async fn admit(gw: &GatewayState, req: &mut Request) -> Result<Admission, Re
                 q.reset_secs()
             ))
             .retry_after(q.reset_secs());
-        p.request_id = request_id();
         let mut response = p.into_response();
         q.apply_headers(response.headers_mut());
         return Err(response);

@@ -12,7 +12,6 @@ use axum::extract::{Request, State};
 use axum::http::header::{self, HeaderValue};
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use plangen_core::telemetry::RequestId;
 use plangen_core::{Problem, ProblemKind};
 use tower::ServiceExt as _;
 use tower_http::services::{ServeDir, ServeFile};
@@ -61,13 +60,8 @@ pub fn router(dir: PathBuf) -> Router {
 
 /// Serves `req` from the built SPA in `dir`.
 pub async fn serve_from(dir: &Path, req: Request) -> Response {
-    let rid = req
-        .extensions()
-        .get::<RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_default();
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return crate::problem(Problem::new(ProblemKind::MethodNotAllowed), &rid);
+        return Problem::new(ProblemKind::MethodNotAllowed).into_response();
     }
     let index = dir.join("index.html");
     let path = req.uri().path().to_owned();
@@ -75,10 +69,9 @@ pub async fn serve_from(dir: &Path, req: Request) -> Response {
         if path == "/" || path == "/index.html" {
             return api_page(dir);
         }
-        return crate::problem(
-            Problem::new(ProblemKind::NotFound).detail("The web app is not built; see /"),
-            &rid,
-        );
+        return Problem::new(ProblemKind::NotFound)
+            .detail("The web app is not built; see /")
+            .into_response();
     }
 
     let (parts, _) = req.into_parts();
@@ -100,10 +93,9 @@ pub async fn serve_from(dir: &Path, req: Request) -> Response {
         };
     let mut response = response;
     if response.status() == StatusCode::NOT_FOUND {
-        return crate::problem(
-            Problem::new(ProblemKind::NotFound).detail("No such file"),
-            &rid,
-        );
+        return Problem::new(ProblemKind::NotFound)
+            .detail("No such file")
+            .into_response();
     }
     if response.status().is_success() || response.status() == StatusCode::NOT_MODIFIED {
         let cache = if !is_index && is_hashed_asset(&path) {
