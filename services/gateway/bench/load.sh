@@ -1,24 +1,31 @@
 #!/usr/bin/env bash
-# Load benchmark: requests/s and p50/p99 latency for one GET
+# Load benchmark: requests/s, p50/p99 latency and CPU per request for one GET
 #   1. directly against the upstream,
-#   2. through the Plangen gateway (every edge layer on, JWT checked),
-#   2b. through the gateway's proxy alone (no edge layers), to separate proxy and policy cost,
-#   3. through nginx as a reverse proxy on the same upstream (when nginx is installed).
-# Needs wrk (`apt-get install -y wrk nginx`). Run from the repository root:
-#   services/gateway/bench/load.sh            # 10 s per target, 64 connections, 2 threads
-#   DURATION=30s CONNECTIONS=128 services/gateway/bench/load.sh
+#   2. through the Plangen gateway (every edge layer on, JWT checked, rate limited),
+#   3. through the gateway's proxy alone (no edge layer), to separate proxy and policy cost,
+#   4. through nginx as a plain reverse proxy on the same upstream,
+#   5. through nginx doing the part of the gateway's edge work nginx can do (Helmet's headers,
+#      request id, forwarding headers, upstream headers hidden, a per-client limit_req),
+# (4 and 5 when nginx is installed). Needs wrk (`apt-get install -y wrk nginx`). From the
+# repository root:
+#   services/gateway/bench/load.sh                 # 3 rounds, 10 s per target, -t2 -c64
+#   ROUNDS=5 DURATION=20s CONNECTIONS=128 services/gateway/bench/load.sh
 #   BENCH_ACCESS_LOG=1 services/gateway/bench/load.sh   # JSON access log on (gateway and nginx)
-# PROFILE=release (default) builds optimised; PROFILE=dev-opt builds the dev profile with the
-# Plangen crates at opt-level 3 (dependencies are already optimised in dev), which is much
-# cheaper on a machine that already has a dev build; PROFILE=dev measures unoptimised code.
+# The targets take turns within each round and the median round is printed: on a machine
+# shared with other work the figures of one run swing by ±15%, the order of the targets by far
+# less. PROFILE=release (default) builds optimised; PROFILE=dev-opt builds the dev profile
+# with the Plangen crates at opt-level 3 (much cheaper when a dev build exists).
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
 CONNECTIONS=${CONNECTIONS:-64}
 THREADS=${THREADS:-2}
+ROUNDS=${ROUNDS:-3}
 UPSTREAM_PORT=${BENCH_UPSTREAM_PORT:-18081}
 GATEWAY_PORT=${BENCH_GATEWAY_PORT:-18080}
 NGINX_PORT=${BENCH_NGINX_PORT:-18082}
+NGINX_EDGE_PORT=${BENCH_NGINX_EDGE_PORT:-18085}
+BARE_PORT=${BENCH_BARE_PORT:-18083}
 PROFILE=${PROFILE:-release}
 PATH_UNDER_TEST=/api/templates/bench
 
@@ -28,7 +35,7 @@ work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  [[ -f "$work/nginx.pid" ]] && kill "$(cat "$work/nginx.pid")" 2>/dev/null || true
+  for f in "$work"/nginx*.pid; do [[ -f $f ]] && kill "$(cat "$f")" 2>/dev/null || true; done
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -43,7 +50,6 @@ case "$PROFILE" in
 esac
 cargo build -q -p plangen-gateway --example bench_servers "${flags[@]}"
 
-BARE_PORT=${BENCH_BARE_PORT:-18083}
 # Upstream and gateway in separate processes, as deployed (and as nginx is measured).
 BENCH_UPSTREAM_PORT=$UPSTREAM_PORT RUST_LOG=off "$bin" upstream >"$work/upstream.log" 2>&1 &
 upstream_pid=$!
@@ -54,91 +60,155 @@ BENCH_UPSTREAM_PORT=$UPSTREAM_PORT BENCH_GATEWAY_PORT=$GATEWAY_PORT BENCH_BARE_P
   RUST_LOG=$log_level "$bin" gateway >/dev/null 2>"$work/gateway.log" &
 gateway_pid=$!
 pids+=($gateway_pid)
-for _ in $(seq 1 100); do grep -q '^ready' "$work/gateway.log" "$work/upstream.log" 2>/dev/null \
-  && [[ $(grep -l '^ready' "$work/gateway.log" "$work/upstream.log" | wc -l) == 2 ]] && break; sleep 0.1; done
+for _ in $(seq 1 100); do
+  [[ $(grep -l '^ready' "$work/gateway.log" "$work/upstream.log" 2>/dev/null | wc -l) == 2 ]] && break
+  sleep 0.1
+done
 grep -q '^ready' "$work/gateway.log" || { cat "$work/gateway.log" >&2; exit 1; }
 token=$(sed -n 's/^TOKEN=//p' "$work/gateway.log")
 
-have_nginx=false
-if command -v nginx >/dev/null; then
-  have_nginx=true
-  cat >"$work/nginx.conf" <<EOF
+# nginx as the reference: `plain` proxies only; `edge` also does what it can of the
+# gateway's edge policy (it cannot verify a JWT or send RateLimit headers without modules).
+nginx_config() {
+  local name=$1 port=$2 edge=$3
+  cat <<EOF
 worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx-error.log warn;
+pid $work/nginx-$name.pid;
+error_log $work/nginx-$name-error.log warn;
 events { worker_connections 4096; }
 http {
   access_log $nginx_log;
+  server_tokens off;
   client_body_temp_path $work;
   proxy_temp_path $work;
   fastcgi_temp_path $work;
   uwsgi_temp_path $work;
   scgi_temp_path $work;
+  limit_req_zone \$binary_remote_addr zone=per_client:10m rate=1000000r/s;
   upstream app { server 127.0.0.1:$UPSTREAM_PORT; keepalive 256; }
   server {
-    listen 127.0.0.1:$NGINX_PORT;
+    listen 127.0.0.1:$port;
     location / {
       proxy_pass http://app;
       proxy_http_version 1.1;
       proxy_set_header Connection "";
-      proxy_set_header Host \$host;
       proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-    }
-  }
-}
 EOF
-  nginx -c "$work/nginx.conf" -p "$work" -g 'daemon on;'
+  if [[ $edge == 1 ]]; then
+    cat <<'EOF'
+      limit_req zone=per_client burst=1000000 nodelay;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_set_header X-Forwarded-Host $host;
+      proxy_set_header X-Request-Id $request_id;
+      proxy_set_header X-Plangen-User-Id "";
+      proxy_hide_header X-Powered-By;
+      proxy_hide_header Access-Control-Allow-Origin;
+      proxy_hide_header Access-Control-Allow-Credentials;
+      add_header X-Request-Id $request_id always;
+      add_header Content-Security-Policy "default-src 'self'; base-uri 'self'; font-src 'self' https: data:; form-action 'self'; frame-ancestors 'self'; img-src 'self' data:; object-src 'none'; script-src 'self'; script-src-attr 'none'; style-src 'self' https: 'unsafe-inline'" always;
+      add_header Cross-Origin-Opener-Policy "same-origin" always;
+      add_header Cross-Origin-Resource-Policy "same-origin" always;
+      add_header Origin-Agent-Cluster "?1" always;
+      add_header Referrer-Policy "no-referrer" always;
+      add_header X-Content-Type-Options "nosniff" always;
+      add_header X-DNS-Prefetch-Control "off" always;
+      add_header X-Download-Options "noopen" always;
+      add_header X-Frame-Options "SAMEORIGIN" always;
+      add_header X-Permitted-Cross-Domain-Policies "none" always;
+      add_header X-XSS-Protection "0" always;
+      add_header Vary "Origin, Access-Control-Request-Method, Access-Control-Request-Headers" always;
+EOF
+  else
+    echo '      proxy_set_header Host $host;'
+  fi
+  echo '    }'
+  echo '  }'
+  echo '}'
+}
+
+have_nginx=false
+if command -v nginx >/dev/null; then
+  have_nginx=true
+  nginx_config plain "$NGINX_PORT" 0 >"$work/nginx-plain.conf"
+  nginx_config edge "$NGINX_EDGE_PORT" 1 >"$work/nginx-edge.conf"
+  nginx -c "$work/nginx-plain.conf" -p "$work" -g 'daemon on;'
+  nginx -c "$work/nginx-edge.conf" -p "$work" -g 'daemon on;'
   sleep 0.5
 fi
 
-# CPU time (user + system, in clock ticks) of the given processes so far.
+# CPU time (user, system; in clock ticks) of the given processes so far.
 cpu_ticks() {
-  local total=0 pid
+  local user=0 sys=0 pid
   for pid in "$@"; do
-    total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+    read -r u s < <(awk '{print $14, $15}' "/proc/$pid/stat")
+    user=$((user + u)); sys=$((sys + s))
   done
-  echo "$total"
+  echo "$user $sys"
 }
 
-# wrk --latency prints the distribution; pick requests/s, p50 and p99. The CPU the proxy (the
-# processes given after `--`) spent per request is read from /proc: on a machine whose cores
-# wrk shares, it is the figure that does not depend on what else runs.
-run() {
-  local name=$1 url=$2
-  shift 2
+# One wrk run (after a warm-up that fills the connection pools); prints
+# `requests/s p50 p99 cpu-µs user-µs sys-µs` per request of the serving processes (after --).
+measure() {
+  local url=$1
+  shift
   local wrk_args=() proc_pids=()
   while [[ $# -gt 0 && $1 != -- ]]; do wrk_args+=("$1"); shift; done
   [[ $# -gt 0 ]] && shift
   proc_pids=("$@")
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${wrk_args[@]}" "$url" >/dev/null # warm-up of pools
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "${wrk_args[@]}" "$url" >/dev/null
   local out before after
   before=$(cpu_ticks "${proc_pids[@]}")
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${wrk_args[@]}" "$url")
   after=$(cpu_ticks "${proc_pids[@]}")
-  local rps p50 p99 requests cpu_us
-  rps=$(awk '/^Requests\/sec/ {print $2}' <<<"$out")
-  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-  requests=$(awk '/requests in/ {print $1}' <<<"$out")
-  cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
-    'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-  if grep -q 'Non-2xx' <<<"$out"; then echo "$name: non-2xx answers!" >&2; echo "$out" >&2; fi
-  printf '| %-22s | %12s | %8s | %8s | %11s |\n' "$name" "$rps" "$p50" "$p99" "$cpu_us"
+  if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers from $url!" >&2; echo "$out" >&2; fi
+  awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" '
+    /^Requests\/sec/ { rps = $2 }
+    $1 == "50%" { p50 = $2 }
+    $1 == "99%" { p99 = $2 }
+    /requests in/ { n = $1 }
+    END {
+      split(b, x, " "); split(a, y, " ")
+      u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n
+      printf "%s %s %s %.1f %.1f %.1f\n", rps, p50, p99, u + s, u, s
+    }' <<<"$out"
 }
 
+targets=("upstream (direct)" "plangen gateway" "gateway, proxy only")
+$have_nginx && targets+=("nginx reverse proxy" "nginx + edge headers")
+
+# Target `i` of `targets`, measured once.
+measure_target() {
+  case $1 in
+    0) measure "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" -- "$upstream_pid" ;;
+    1) measure "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" \
+         -H "Authorization: Bearer $token" -- "$gateway_pid" ;;
+    2) measure "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" -- "$gateway_pid" ;;
+    3) measure "http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST" -- \
+         $(pgrep -P "$(cat "$work/nginx-plain.pid")") ;;
+    4) measure "http://127.0.0.1:$NGINX_EDGE_PORT$PATH_UNDER_TEST" -- \
+         $(pgrep -P "$(cat "$work/nginx-edge.pid")") ;;
+  esac
+}
+
+# Every target once per round, in turn; the median round of each (by requests/s) is printed.
 table() {
+  local results="$work/results"
+  : >"$results"
+  for _ in $(seq 1 "$ROUNDS"); do
+    for i in "${!targets[@]}"; do
+      echo "$i $(measure_target "$i")" >>"$results"
+    done
+  done
   echo
-  echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST, profile $PROFILE, $(nproc) cores, access log ${BENCH_ACCESS_LOG:-0}"
-  printf '| %-22s | %12s | %8s | %8s | %11s |\n' target 'requests/s' p50 p99 'CPU µs/req'
-  printf '|%s|%s|%s|%s|%s|\n' ------------------------ -------------- ---------- ---------- -------------
-  run "upstream (direct)" "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" -- "$upstream_pid"
-  run "plangen gateway" "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" -H "Authorization: Bearer $token" -- "$gateway_pid"
-  run "gateway, proxy only" "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" -- "$gateway_pid"
-  if $have_nginx; then
-    run "nginx reverse proxy" "http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST" -- $(pgrep -P "$(cat "$work/nginx.pid")")
-  else
-    echo "(nginx not installed: apt-get install -y nginx for the third figure)"
-  fi
+  echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST, profile $PROFILE, $(nproc) cores," \
+       "access log ${BENCH_ACCESS_LOG:-0}, median of $ROUNDS rounds"
+  printf '| %-22s | %10s | %8s | %8s | %10s | %6s | %6s |\n' target 'requests/s' p50 p99 'CPU µs/req' user sys
+  printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------ ------------ ---------- ---------- ------------ -------- --------
+  for i in "${!targets[@]}"; do
+    awk -v i="$i" '$1 == i' "$results" | sort -k2 -n | awk -v r="$ROUNDS" 'NR == int((r + 1) / 2)' |
+      { read -r _ rps p50 p99 cpu user sys
+        printf '| %-22s | %10s | %8s | %8s | %10s | %6s | %6s |\n' "${targets[$i]}" "$rps" "$p50" "$p99" "$cpu" "$user" "$sys"; }
+  done
 }
 
 # Saturation: as many requests as the cores allow (throughput, and latency under overload).

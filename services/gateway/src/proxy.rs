@@ -320,14 +320,10 @@ pub async fn forward(
     // One timer for the whole exchange: it bounds the attempts, then the response body.
     let mut timer = Box::pin(tokio::time::sleep_until(deadline));
     // The body goes out once; retries are only for body-less requests.
-    let mut body = Some(Body::new(Limited::new(body, ctx.max_body as usize)));
+    let mut body = has_body.then(|| Body::new(Limited::new(body, ctx.max_body as usize)));
     let mut attempt = 0;
     loop {
-        let mut request = Request::new(if has_body {
-            body.take().unwrap_or_else(Body::empty)
-        } else {
-            Body::empty()
-        });
+        let mut request = Request::new(body.take().unwrap_or_else(Body::empty));
         *request.method_mut() = parts.method.clone();
         *request.version_mut() = Version::HTTP_11;
         // Kept for another attempt only when there can be one.
