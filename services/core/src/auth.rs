@@ -224,7 +224,7 @@ impl Authenticator {
             }
             Err(e) => return Err(Problem::unavailable("the session store", e)),
         }
-        tracing::Span::current().record("user_id", claims.sub.as_str());
+        crate::telemetry::record_user_id(&claims.sub);
         Ok(AuthUser::from(&*claims))
     }
 }

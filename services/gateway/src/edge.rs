@@ -14,9 +14,10 @@ use std::time::Instant;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
-use plangen_core::telemetry::{REQUEST_ID_HEADER, log_access, request_id_for, scope_request_id};
+use plangen_core::telemetry::{
+    REQUEST_ID_HEADER, RequestContext, in_request, log_access, request_id_for,
+};
 use tower::{Layer as _, ServiceExt as _};
-use tracing::Instrument;
 
 use crate::Gateway;
 
@@ -39,18 +40,9 @@ pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Respons
     req.extensions_mut().insert(ConnectInfo(peer));
     let method = req.method().clone();
     let route = gw.state.route(req.uri().path());
-    // Known from the route, so set when the span is made: recording a field later makes the
-    // JSON formatter parse and re-serialise the span's fields.
     let upstream = route.upstream.map(|i| gw.upstreams[i].name());
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %method,
-        route = %route.label,
-        user_id = tracing::field::Empty,
-        upstream,
-    );
-    let request_id = id.as_str();
+    let context = RequestContext::new(id, &method, route.label, upstream);
+    let request_id = context.request_id.as_str();
     let served = async move {
         if req.headers().contains_key(header::ORIGIN) {
             // CORS outside rate limiting: a preflight is answered here and never counted.
@@ -81,7 +73,7 @@ pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Respons
     let crate::Routed {
         mut response,
         quota,
-    } = scope_request_id(id.clone(), served.instrument(span.clone())).await;
+    } = in_request(context.clone(), served).await;
     let headers = response.headers_mut();
     edge_headers(headers, tls);
     if let Some(quota) = quota {
@@ -95,7 +87,7 @@ pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Respons
         status,
         started.elapsed().as_secs_f64(),
     );
-    log_access(span, method, route.label, response, started)
+    log_access(context, response, started)
 }
 
 /// Helmet's default CSP, tightened where the SPA allows: no inline scripts, no plugins, no

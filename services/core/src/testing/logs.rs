@@ -1,5 +1,5 @@
-//! The process's log lines, captured for assertions: JSON, as in production (span fields
-//! included), into memory. One per test binary: it installs the global subscriber.
+//! The process's log lines, captured for assertions: JSON, as in production (the request's
+//! context included), into memory. One per test binary: it installs the global subscriber.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -24,9 +24,7 @@ impl CapturedLogs {
         let logs = Self::default();
         let writer = logs.clone();
         tracing_subscriber::fmt()
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
+            .event_format(crate::telemetry::JsonLines)
             .with_max_level(tracing::Level::TRACE)
             .with_writer(move || writer.clone())
             .init();
