@@ -277,7 +277,9 @@ pub async fn request_context(mut req: Request, next: Next) -> Response {
 /// the request's context (`request_id`, `method`, `route`, `upstream`, `user_id`) for lines
 /// written while serving one, and absent otherwise. The shape of tracing-subscriber's JSON
 /// format with flattened events and the current span, written straight into the line: no
-/// span to create per request, nothing parsed back per line.
+/// span to create per request, nothing parsed back per line. The fields of `tracing` spans are
+/// not written: the services open none (the operator, whose spans matter, keeps
+/// tracing-subscriber's formatter).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JsonLines;
 
