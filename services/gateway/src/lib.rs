@@ -277,8 +277,8 @@ async fn proxy_request(
     let seconds = started.elapsed().as_secs_f64();
     match result {
         Ok(response) => {
-            gw.proxy_metrics
-                .observe(upstream.name(), response.status().as_str(), seconds);
+            let status = plangen_core::metrics::status_label(response.status().as_u16());
+            gw.proxy_metrics.observe(upstream.name(), status, seconds);
             response
         }
         Err(e) => {

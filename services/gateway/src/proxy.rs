@@ -16,11 +16,9 @@ use axum::http::{Method, StatusCode, Uri, Version};
 use axum::response::Response;
 use http::uri::{Authority, Scheme};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
+use plangen_core::metrics::{PerThreadFamily, SeriesKey, SeriesLabels, str_key};
 use plangen_core::{Problem, ProblemKind};
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 
 use crate::breaker::{Breaker, RetryBudget};
 use crate::config::{BreakerConfig, UpstreamConfig};
@@ -682,50 +680,55 @@ pub struct UpstreamOutcome {
     pub outcome: &'static str,
 }
 
+impl SeriesLabels for UpstreamOutcome {
+    fn key(&self) -> SeriesKey {
+        let [u, ul] = str_key(self.upstream);
+        let [o, ol] = str_key(self.outcome);
+        [u, ul, o, ol, 0, 0]
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabel {
     pub upstream: &'static str,
 }
 
-/// Per-upstream metrics, next to the per-route HTTP metrics.
-#[derive(Clone)]
-pub struct ProxyMetrics {
-    pub requests: Family<UpstreamOutcome, Counter>,
-    pub latency: Family<UpstreamLabel, Histogram, fn() -> Histogram>,
+impl SeriesLabels for UpstreamLabel {
+    fn key(&self) -> SeriesKey {
+        let [u, ul] = str_key(self.upstream);
+        [u, ul, 0, 0, 0, 0]
+    }
 }
 
-fn upstream_latency() -> Histogram {
-    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+/// Per-upstream metrics, next to the per-route HTTP metrics (counted per thread, like them).
+#[derive(Clone)]
+pub struct ProxyMetrics {
+    pub requests: PerThreadFamily<UpstreamOutcome>,
+    pub latency: PerThreadFamily<UpstreamLabel>,
 }
 
 impl ProxyMetrics {
     pub fn register(metrics: &plangen_core::metrics::Metrics) -> Self {
         let this = Self {
-            requests: Family::default(),
-            latency: Family::new_with_constructor(upstream_latency),
+            requests: PerThreadFamily::counter(
+                "gateway_upstream_requests",
+                "Requests proxied, by upstream and outcome",
+            ),
+            latency: PerThreadFamily::histogram(
+                "gateway_upstream_duration_seconds",
+                "Time until the upstream's response headers arrived",
+                plangen_core::metrics::latency_buckets(),
+            ),
         };
-        metrics.register(
-            "gateway_upstream_requests",
-            "Requests proxied, by upstream and outcome",
-            this.requests.clone(),
-        );
-        metrics.register(
-            "gateway_upstream_duration_seconds",
-            "Time until the upstream's response headers arrived",
-            this.latency.clone(),
-        );
+        metrics.register_collector(this.requests.clone());
+        metrics.register_collector(this.latency.clone());
         this
     }
 
-    /// `outcome`: a status code or a [`ProxyError::outcome`] (a small fixed set: interned).
-    pub fn observe(&self, upstream: &'static str, outcome: &str, seconds: f64) {
-        let outcome = plangen_core::metrics::label(outcome);
-        self.requests
-            .get_or_create(&UpstreamOutcome { upstream, outcome })
-            .inc();
-        self.latency
-            .get_or_create(&UpstreamLabel { upstream })
-            .observe(seconds);
+    /// `outcome`: a status code (`plangen_core::metrics::status_label`) or a [`ProxyError::outcome`].
+    pub fn observe(&self, upstream: &'static str, outcome: &'static str, seconds: f64) {
+        self.requests.inc(&UpstreamOutcome { upstream, outcome });
+        self.latency.observe(&UpstreamLabel { upstream }, seconds);
     }
 }
 

@@ -1,7 +1,11 @@
 //! Prometheus metrics: requests by route and status, and a latency histogram.
+//!
+//! The per-request series are [`PerThreadFamily`]s: each thread counts into its own cells and
+//! a scrape sums them, so counting a request takes no lock and writes no memory another core
+//! writes too.
 
-use std::cell::RefCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+mod per_thread;
+
 use std::sync::{Arc, LazyLock, RwLock};
 use std::time::Instant;
 
@@ -9,13 +13,13 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry};
 
-// Labels borrow interned strings: building a key to look a series up allocates nothing.
+pub use per_thread::{PerThreadFamily, SeriesKey, SeriesLabels, str_key};
+
+// Labels borrow interned strings: finding a series allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub method: &'static str,
@@ -23,10 +27,26 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+impl SeriesLabels for RequestLabels {
+    fn key(&self) -> SeriesKey {
+        let [m, ml] = str_key(self.method);
+        let [r, rl] = str_key(self.route);
+        [m, ml, r, rl, usize::from(self.status), 0]
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     pub method: &'static str,
     pub route: &'static str,
+}
+
+impl SeriesLabels for RouteLabels {
+    fn key(&self) -> SeriesKey {
+        let [m, ml] = str_key(self.method);
+        let [r, rl] = str_key(self.route);
+        [m, ml, r, rl, 0, 0]
+    }
 }
 
 static LABELS: LazyLock<RwLock<foldhash::HashSet<&'static str>>> = LazyLock::new(Default::default);
@@ -47,6 +67,32 @@ pub fn label(value: &str) -> &'static str {
     leaked
 }
 
+/// A status code as an interned label, without the label set's lock for the usual ones.
+pub fn status_label(status: u16) -> &'static str {
+    const USUAL: [(u16, &str); 16] = [
+        (200, "200"),
+        (201, "201"),
+        (204, "204"),
+        (304, "304"),
+        (400, "400"),
+        (401, "401"),
+        (403, "403"),
+        (404, "404"),
+        (409, "409"),
+        (412, "412"),
+        (422, "422"),
+        (429, "429"),
+        (500, "500"),
+        (502, "502"),
+        (503, "503"),
+        (504, "504"),
+    ];
+    match USUAL.iter().find(|(code, _)| *code == status) {
+        Some((_, text)) => text,
+        None => label(itoa::Buffer::new().format(status)),
+    }
+}
+
 /// The method as a label: the standard ones by name, any other as `other`, so a client cannot
 /// create series (and memory) at will with made-up methods.
 pub fn method_label(method: &Method) -> &'static str {
@@ -64,59 +110,32 @@ pub fn method_label(method: &Method) -> &'static str {
     }
 }
 
-type LatencyFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
-
-/// A series of one registry, by its labels: static strings, told apart by address and
-/// length without reading them (two with the same text are at worst two handles on one series).
-#[derive(PartialEq, Eq, Hash)]
-struct SeriesKey {
-    metrics: u64,
-    method: (usize, usize),
-    route: (usize, usize),
-    status: u16,
-}
-
-/// Bounds each thread's memory of series (labels are bounded, registries in tests are not).
-const SERIES_PER_THREAD: usize = 4096;
-
-thread_local! {
-    /// Each thread's handles on the series it counted into: a request then counts without
-    /// `Family::get_or_create`, which takes a read lock every worker thread shares and hashes
-    /// the label set on every call.
-    static SERIES: RefCell<foldhash::HashMap<SeriesKey, (Counter, Histogram)>> =
-        RefCell::default();
+/// 0.5 ms .. ~16 s
+pub fn latency_buckets() -> impl Iterator<Item = f64> {
+    prometheus_client::metrics::histogram::exponential_buckets(0.0005, 2.0, 16)
 }
 
 /// A service's metrics registry with the HTTP metrics every service has.
 #[derive(Clone)]
 pub struct Metrics {
-    /// Tells apart the registries in one process (each service has one; tests make many).
-    id: u64,
     registry: Arc<RwLock<Registry>>,
-    requests: Family<RequestLabels, Counter>,
-    latency: LatencyFamily,
-}
-
-fn latency_histogram() -> Histogram {
-    // 0.5 ms .. ~16 s
-    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+    requests: PerThreadFamily<RequestLabels>,
+    latency: PerThreadFamily<RouteLabels>,
 }
 
 impl Metrics {
     pub fn new(service: &str) -> Self {
         let mut registry = Registry::with_prefix("plangen");
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency: LatencyFamily = Family::new_with_constructor(latency_histogram);
-        let sub = registry.sub_registry_with_label(("service".into(), service.to_owned().into()));
-        sub.register("http_requests", "HTTP requests served", requests.clone());
-        sub.register(
+        let requests = PerThreadFamily::counter("http_requests", "HTTP requests served");
+        let latency = PerThreadFamily::histogram(
             "http_request_duration_seconds",
             "Time to serve an HTTP request",
-            latency.clone(),
+            latency_buckets(),
         );
-        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        let sub = registry.sub_registry_with_label(("service".into(), service.to_owned().into()));
+        sub.register_collector(Box::new(requests.clone()));
+        sub.register_collector(Box::new(latency.clone()));
         Self {
-            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             registry: Arc::new(RwLock::new(registry)),
             requests,
             latency,
@@ -131,40 +150,25 @@ impl Metrics {
             .register(name, help, metric);
     }
 
+    /// Registers a service-specific collector (a [`PerThreadFamily`]) next to the HTTP ones.
+    pub fn register_collector(&self, collector: impl Collector) {
+        self.registry
+            .write()
+            .expect("metrics registry lock")
+            .register_collector(Box::new(collector));
+    }
+
     /// Counts one request. `route` is a route template (or `unmatched`), never a raw path:
     /// see [`label`].
     pub fn observe(&self, method: &Method, route: &'static str, status: u16, seconds: f64) {
         let method = method_label(method);
-        let key = SeriesKey {
-            metrics: self.id,
-            method: (method.as_ptr() as usize, method.len()),
-            route: (route.as_ptr() as usize, route.len()),
+        self.requests.inc(&RequestLabels {
+            method,
+            route,
             status,
-        };
-        let (requests, latency) = SERIES.with_borrow_mut(|series| {
-            if let Some(found) = series.get(&key) {
-                return found.clone();
-            }
-            if series.len() >= SERIES_PER_THREAD {
-                series.clear();
-            }
-            let found = (
-                self.requests
-                    .get_or_create(&RequestLabels {
-                        method,
-                        route,
-                        status,
-                    })
-                    .clone(),
-                self.latency
-                    .get_or_create(&RouteLabels { method, route })
-                    .clone(),
-            );
-            series.insert(key, found.clone());
-            found
         });
-        requests.inc();
-        latency.observe(seconds);
+        self.latency
+            .observe(&RouteLabels { method, route }, seconds);
     }
 
     pub fn encode(&self) -> String {
