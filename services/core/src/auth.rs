@@ -1,7 +1,9 @@
 //! Access tokens: the claims, signing and verification (HS256, algorithm pinned), and the
 //! `AuthUser` extractor every service uses, deny-list included.
 
-use std::sync::{Arc, RwLock};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::extract::{FromRef, FromRequestParts};
@@ -50,23 +52,33 @@ pub struct TokenKeys {
     validation: Validation,
     /// Lifetime of the tokens signed here; also how long a denied session stays denied.
     pub access_ttl: Duration,
-    /// Keyed by the token's signature (hashing 43 characters rather than the whole token);
-    /// the entry holds the whole text, which must match too.
-    verified: Arc<RwLock<foldhash::HashMap<String, VerifiedToken>>>,
+    /// Tells these keys' remembered tokens apart from other keys' in the per-thread memory
+    /// (the clones of one `TokenKeys` share it: same secret, same validation).
+    id: u64,
 }
 
+/// A token remembered as verified: its whole text (which must match) and its claims.
 struct VerifiedToken {
-    text: String,
+    text: Box<str>,
     claims: Arc<AccessClaims>,
 }
 
-/// Tokens remembered as verified. A client sends the same token on every request until it
-/// expires, and a full verification (base64, two JSON parses, HMAC) is the costliest thing
-/// the gateway does per request, so a token whose signature and claims were checked once is
-/// found here by its exact text (signature included: any other text is verified in full) and
-/// only its expiry is checked again — what Envoy's `jwt_authn` cache does. The deny-list is
-/// not cached: it is asked on every request.
-const VERIFIED_TOKENS_CAPACITY: usize = 10_000;
+/// Tokens remembered as verified, per thread. A client sends the same token on every request
+/// until it expires, and a full verification (base64, two JSON parses, HMAC) is the costliest
+/// thing the gateway does per request, so a token whose signature and claims were checked
+/// once is found here by its exact text (signature included: any other text is verified in
+/// full) and only its expiry is checked again — what Envoy's `jwt_authn` cache does. The
+/// deny-list is not remembered: it is asked on every request.
+///
+/// Per thread rather than one map for the process: a lookup then takes no lock and the claims'
+/// reference count is only ever touched by one core (each thread verifies a token once).
+/// By the keys' id, then by the token's signature (hashing 43 characters, not the token).
+const VERIFIED_TOKENS_PER_THREAD: usize = 4096;
+
+thread_local! {
+    static VERIFIED: RefCell<foldhash::HashMap<u64, foldhash::HashMap<Box<str>, VerifiedToken>>> =
+        RefCell::default();
+}
 
 impl TokenKeys {
     pub fn new(secret: &Secret, access_ttl: Duration) -> Self {
@@ -81,7 +93,10 @@ impl TokenKeys {
             decoding: DecodingKey::from_secret(secret.expose().as_bytes()),
             validation,
             access_ttl,
-            verified: Arc::default(),
+            id: {
+                static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+                NEXT_ID.fetch_add(1, Ordering::Relaxed)
+            },
         }
     }
 
@@ -126,17 +141,18 @@ impl TokenKeys {
     fn verify_at(&self, token: &str, now: i64) -> Result<Arc<AccessClaims>, TokenError> {
         let expired = |c: &AccessClaims| c.exp < now - self.validation.leeway as i64;
         let signature = token.rsplit('.').next().unwrap_or(token);
-        if let Some(known) = self
-            .verified
-            .read()
-            .expect("token cache lock")
-            .get(signature)
-            .filter(|known| known.text == token)
-        {
-            return if expired(&known.claims) {
+        let remembered = VERIFIED.with_borrow(|verified| {
+            verified
+                .get(&self.id)?
+                .get(signature)
+                .filter(|known| &*known.text == token)
+                .map(|known| known.claims.clone())
+        });
+        if let Some(claims) = remembered {
+            return if expired(&claims) {
                 Err(TokenError::Expired)
             } else {
-                Ok(known.claims.clone())
+                Ok(claims)
             };
         }
         let claims = jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation)
@@ -145,21 +161,29 @@ impl TokenKeys {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
-        let mut verified = self.verified.write().expect("token cache lock");
-        if verified.len() >= VERIFIED_TOKENS_CAPACITY {
-            verified.retain(|_, known| !expired(&known.claims));
-            if verified.len() >= VERIFIED_TOKENS_CAPACITY {
-                verified.clear();
+        VERIFIED.with_borrow_mut(|verified| {
+            let verified = verified.entry(self.id).or_default();
+            if verified.len() >= VERIFIED_TOKENS_PER_THREAD {
+                verified.retain(|_, known| !expired(&known.claims));
+                if verified.len() >= VERIFIED_TOKENS_PER_THREAD {
+                    verified.clear();
+                }
             }
-        }
-        verified.insert(
-            signature.to_owned(),
-            VerifiedToken {
-                text: token.to_owned(),
-                claims: claims.clone(),
-            },
-        );
+            verified.insert(
+                signature.into(),
+                VerifiedToken {
+                    text: token.into(),
+                    claims: claims.clone(),
+                },
+            );
+        });
         Ok(claims)
+    }
+
+    /// How many tokens of these keys this thread remembers (for tests).
+    #[cfg(test)]
+    fn remembered_here(&self) -> usize {
+        VERIFIED.with_borrow(|verified| verified.get(&self.id).map_or(0, |v| v.len()))
     }
 }
 
@@ -191,6 +215,17 @@ impl Authenticator {
 
     /// Verifies a bearer token from the `Authorization` header value.
     pub async fn authenticate_header(&self, header: Option<&str>) -> Result<AuthUser, Problem> {
+        self.claims_from_header(header)
+            .await
+            .map(|claims| AuthUser::from(&*claims))
+    }
+
+    /// As [`authenticate_header`](Self::authenticate_header), giving the verified claims
+    /// themselves (shared, not copied: the gateway checks a token on every request).
+    pub async fn claims_from_header(
+        &self,
+        header: Option<&str>,
+    ) -> Result<Arc<AccessClaims>, Problem> {
         let Some(header) = header else {
             return Err(Problem::new(ProblemKind::Unauthenticated)
                 .detail("Send an access token as `Authorization: Bearer <token>`"));
@@ -204,16 +239,29 @@ impl Authenticator {
                 Problem::new(ProblemKind::Unauthenticated)
                     .detail("The Authorization header must use the Bearer scheme")
             })?;
-        self.authenticate(token).await
+        self.claims(token).await
     }
 
     pub async fn authenticate(&self, token: &str) -> Result<AuthUser, Problem> {
+        self.claims(token)
+            .await
+            .map(|claims| AuthUser::from(&*claims))
+    }
+
+    /// The claims of a valid token whose session is not denied; the caller is named on the
+    /// request's log lines from here on.
+    pub async fn claims(&self, token: &str) -> Result<Arc<AccessClaims>, Problem> {
         let claims = self.keys.verify_shared(token).map_err(|e| match e {
             TokenError::Expired => Problem::new(ProblemKind::TokenExpired)
                 .detail("Refresh the access token and try again"),
             TokenError::Invalid => Problem::new(ProblemKind::InvalidToken),
         })?;
-        match self.deny_list.is_denied(&claims.sid).await {
+        // In process the answer is at hand; only a remote deny-list needs the await.
+        let denied = match self.deny_list.is_denied_now(&claims.sid) {
+            Some(answer) => answer,
+            None => self.deny_list.is_denied(&claims.sid).await,
+        };
+        match denied {
             Ok(false) => {}
             Ok(true) => {
                 return Err(Problem::new(ProblemKind::SessionRevoked)
@@ -224,8 +272,8 @@ impl Authenticator {
             }
             Err(e) => return Err(Problem::unavailable("the session store", e)),
         }
-        crate::telemetry::record_user_id(&claims.sub);
-        Ok(AuthUser::from(&*claims))
+        crate::telemetry::record_caller(&claims);
+        Ok(claims)
     }
 }
 
@@ -371,7 +419,7 @@ mod tests {
         let token = k.sign(&claims);
         let now = chrono::Utc::now().timestamp();
         assert_eq!(*k.verify_at(&token, now).unwrap(), claims);
-        assert_eq!(k.verified.read().unwrap().len(), 1, "remembered");
+        assert_eq!(k.remembered_here(), 1, "remembered");
         // Served from memory, yet past its expiry (plus the leeway) it is refused.
         assert_eq!(*k.verify_at(&token, now).unwrap(), claims);
         assert_eq!(*k.verify_at(&token, claims.exp + 5).unwrap(), claims);
@@ -397,21 +445,28 @@ mod tests {
         // The same claims re-signed with another secret are not the remembered token either.
         let other = TokenKeys::new(&Secret::new("o".repeat(32)), Duration::from_secs(60));
         assert_eq!(k.verify(&other.sign(&claims)), Err(TokenError::Invalid));
-        assert_eq!(
-            k.verified.read().unwrap().len(),
-            1,
-            "failures are not remembered"
-        );
+        assert_eq!(k.remembered_here(), 1, "failures are not remembered");
+        // Keys with another secret do not take the token these keys remembered.
+        assert_eq!(other.verify(&token), Err(TokenError::Invalid));
+        // Another thread verifies on its own, with the same outcome.
+        let k2 = k.clone();
+        std::thread::spawn(move || {
+            assert_eq!(k2.remembered_here(), 0);
+            assert_eq!(*k2.verify_at(&token, now).unwrap(), claims);
+            assert_eq!(k2.remembered_here(), 1);
+        })
+        .join()
+        .unwrap();
     }
 
     #[test]
     fn the_memory_of_verified_tokens_is_bounded() {
         let k = keys(Duration::from_secs(60));
-        for i in 0..VERIFIED_TOKENS_CAPACITY + 5 {
+        for i in 0..VERIFIED_TOKENS_PER_THREAD + 5 {
             let token = k.sign(&k.claims_for(&format!("u{i}"), "s", "a@b.c", "user"));
             k.verify(&token).unwrap();
         }
-        assert!(k.verified.read().unwrap().len() <= VERIFIED_TOKENS_CAPACITY);
+        assert!(k.remembered_here() <= VERIFIED_TOKENS_PER_THREAD);
     }
 
     #[tokio::test]

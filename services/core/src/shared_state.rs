@@ -1,6 +1,7 @@
 //! State shared by every replica of every service: the session deny-list and windowed
 //! counters (login throttles, rate limits). Redis when configured, else in process.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,6 +25,12 @@ pub trait SessionDenyList: Send + Sync {
     /// Deny `session_id` for `ttl` (the access-token lifetime: after it no token can be valid).
     async fn deny(&self, session_id: &str, ttl: Duration) -> Result<(), SharedStateError>;
     async fn is_denied(&self, session_id: &str) -> Result<bool, SharedStateError>;
+    /// The answer without awaiting, when the backend has it at hand (in process); `None`
+    /// means ask [`is_denied`](Self::is_denied). Asked on every authenticated request, so
+    /// the in-process answer skips the boxed future.
+    fn is_denied_now(&self, _session_id: &str) -> Option<Result<bool, SharedStateError>> {
+        None
+    }
 }
 
 /// One hit of a fixed-window counter.
@@ -40,6 +47,11 @@ pub struct WindowCount {
 pub trait WindowCounter: Send + Sync {
     /// Counts one hit on `key`; a new window of length `window` starts with the first hit.
     async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError>;
+    /// [`hit`](Self::hit) without awaiting, when the backend counts in process; `None` means
+    /// call `hit` (nothing was counted).
+    fn hit_now(&self, _key: &str, _window: Duration) -> Option<WindowCount> {
+        None
+    }
     /// The current count without counting.
     async fn peek(&self, key: &str) -> Result<WindowCount, SharedStateError>;
     async fn reset(&self, key: &str) -> Result<(), SharedStateError>;
@@ -93,6 +105,9 @@ impl SharedState {
 #[derive(Default)]
 pub struct MemoryState {
     denied: Mutex<Expiring<Instant>>,
+    /// When the last denial ends (milliseconds after [`EPOCH`]), read without the lock: while
+    /// no session is denied (the usual state) a check takes no lock at all.
+    denials_end: AtomicU64,
     windows: Mutex<Expiring<(u64, Instant)>>,
 }
 
@@ -131,21 +146,41 @@ impl SessionDenyList for MemoryState {
         let mut denied = self.denied.lock().expect("deny-list lock");
         denied.prune(now, |t| *t);
         denied.map.insert(session_id.to_owned(), now + ttl);
+        let ends = millis_since_epoch(now + ttl) + 1;
+        self.denials_end.fetch_max(ends, Ordering::Release);
         Ok(())
     }
 
     async fn is_denied(&self, session_id: &str) -> Result<bool, SharedStateError> {
+        self.denied_now(session_id)
+    }
+
+    fn is_denied_now(&self, session_id: &str) -> Option<Result<bool, SharedStateError>> {
+        Some(self.denied_now(session_id))
+    }
+}
+
+/// The in-process state's clock origin.
+static EPOCH: std::sync::LazyLock<Instant> = std::sync::LazyLock::new(Instant::now);
+
+fn millis_since_epoch(t: Instant) -> u64 {
+    t.saturating_duration_since(*EPOCH).as_millis() as u64
+}
+
+impl MemoryState {
+    fn denied_now(&self, session_id: &str) -> Result<bool, SharedStateError> {
+        // Raised after every insert: a session denied before this check started is seen.
+        if millis_since_epoch(Instant::now()) >= self.denials_end.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         let denied = self.denied.lock().expect("deny-list lock");
         Ok(denied
             .map
             .get(session_id)
             .is_some_and(|until| *until > Instant::now()))
     }
-}
 
-#[async_trait]
-impl WindowCounter for MemoryState {
-    async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError> {
+    fn count_hit(&self, key: &str, window: Duration) -> WindowCount {
         let now = Instant::now();
         let mut windows = self.windows.lock().expect("counter lock");
         windows.prune(now, |(_, until)| *until);
@@ -158,10 +193,21 @@ impl WindowCounter for MemoryState {
             *entry = (0, now + window);
         }
         entry.0 += 1;
-        Ok(WindowCount {
+        WindowCount {
             count: entry.0,
             resets_in: entry.1 - now,
-        })
+        }
+    }
+}
+
+#[async_trait]
+impl WindowCounter for MemoryState {
+    async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError> {
+        Ok(self.count_hit(key, window))
+    }
+
+    fn hit_now(&self, key: &str, window: Duration) -> Option<WindowCount> {
+        Some(self.count_hit(key, window))
     }
 
     async fn peek(&self, key: &str) -> Result<WindowCount, SharedStateError> {
@@ -363,6 +409,37 @@ impl WindowCounter for RedisState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_lock_free_answer_of_the_in_process_deny_list_follows_denials_and_their_end() {
+        let state = MemoryState::default();
+        assert!(!state.is_denied_now("s1").unwrap().unwrap());
+        state.deny("s1", Duration::from_millis(80)).await.unwrap();
+        assert!(state.is_denied_now("s1").unwrap().unwrap());
+        assert!(!state.is_denied_now("s2").unwrap().unwrap());
+        assert!(state.is_denied("s1").await.unwrap());
+        // A longer denial keeps the lock-free path off until it ends, not the shorter one.
+        state.deny("s2", Duration::from_millis(300)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(120)).await;
+        assert!(!state.is_denied_now("s1").unwrap().unwrap(), "expired");
+        assert!(state.is_denied_now("s2").unwrap().unwrap());
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(!state.is_denied_now("s2").unwrap().unwrap());
+        assert!(
+            millis_since_epoch(Instant::now()) >= state.denials_end.load(Ordering::Acquire),
+            "every denial has ended: answered without the lock"
+        );
+    }
+
+    #[test]
+    fn the_in_process_counter_counts_the_same_with_or_without_await() {
+        let state = MemoryState::default();
+        let window = Duration::from_secs(60);
+        assert_eq!(state.hit_now("k", window).unwrap().count, 1);
+        let counted = futures::executor::block_on(state.hit("k", window)).unwrap();
+        assert_eq!(counted.count, 2);
+        assert!(counted.resets_in <= window && counted.resets_in > Duration::from_secs(59));
+    }
 
     #[test]
     fn expired_entries_are_pruned_and_live_ones_kept_without_a_scan_per_insert() {

@@ -26,8 +26,8 @@ pub struct RequestContext {
     pub route: &'static str,
     /// The gateway's upstream for this route, if any.
     pub upstream: Option<&'static str>,
-    /// The caller, once a token has been verified.
-    user_id: std::sync::OnceLock<String>,
+    /// The caller, once a token has been verified (its claims, shared: no copy of the id).
+    caller: std::sync::OnceLock<Arc<crate::AccessClaims>>,
 }
 
 impl RequestContext {
@@ -42,12 +42,12 @@ impl RequestContext {
             method: crate::metrics::method_label(method),
             route,
             upstream,
-            user_id: std::sync::OnceLock::new(),
+            caller: std::sync::OnceLock::new(),
         })
     }
 
     pub fn user_id(&self) -> Option<&str> {
-        self.user_id.get().map(String::as_str)
+        self.caller.get().map(|claims| claims.sub.as_str())
     }
 }
 
@@ -66,8 +66,8 @@ pub fn current_request_id() -> Option<String> {
 }
 
 /// Names the caller on this request's log lines from here on (the first call counts).
-pub fn record_user_id(user_id: &str) {
-    let _ = CONTEXT.try_with(|c| c.user_id.set(user_id.to_owned()));
+pub fn record_caller(claims: &Arc<crate::AccessClaims>) {
+    let _ = CONTEXT.try_with(|c| c.caller.set(claims.clone()));
 }
 
 /// Runs `fut` as the serving of the request `context` describes: its log lines carry the
@@ -540,7 +540,11 @@ mod tests {
         let lines = lines_of(|| {
             CONTEXT.sync_scope(context.clone(), || {
                 tracing::info!("before the token check");
-                record_user_id("u-7");
+                let keys = crate::TokenKeys::new(
+                    &crate::Secret::new("k".repeat(32)),
+                    std::time::Duration::from_secs(60),
+                );
+                record_caller(&Arc::new(keys.claims_for("u-7", "s-1", "a@b.c", "user")));
                 tracing::info!("after it");
             });
         });

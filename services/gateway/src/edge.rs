@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::LazyLock;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::response::Response;
 use plangen_core::telemetry::{
@@ -20,6 +20,10 @@ use plangen_core::telemetry::{
 use tower::{Layer as _, ServiceExt as _};
 
 use crate::Gateway;
+use crate::rate_limit::{
+    QuotaHeaders, RATELIMIT, RATELIMIT_LIMIT, RATELIMIT_POLICY, RATELIMIT_REMAINING,
+    RATELIMIT_RESET,
+};
 
 /// The `Vary` the CORS layer (tower-http) puts on every answer.
 const CORS_VARY: HeaderValue = HeaderValue::from_static(
@@ -37,7 +41,7 @@ pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Respons
     let (id, header_value) = request_id_for(req.headers());
     req.headers_mut()
         .insert(REQUEST_ID_HEADER, header_value.clone());
-    req.extensions_mut().insert(ConnectInfo(peer));
+    let peer = peer.ip();
     let method = req.method().clone();
     let route = gw.state.route(req.uri().path());
     let upstream = route.upstream.map(|i| gw.upstreams[i].name());
@@ -49,7 +53,7 @@ pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Respons
             let inner = tower::service_fn(|req: Request| async move {
                 // Boxed: the CORS future holds it, and moving kilobytes of future state costs
                 // more than one allocation.
-                let routed = Box::pin(crate::dispatch(gw, route, request_id, req)).await;
+                let routed = Box::pin(crate::dispatch(gw, route, request_id, peer, req)).await;
                 let mut response = routed.response;
                 if let Some(quota) = routed.quota {
                     response.extensions_mut().insert(quota);
@@ -67,19 +71,15 @@ pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Respons
             // No `Origin`: not a CORS request (API clients, same-origin navigation), so
             // there is nothing for the CORS layer to decide; its `Vary` is still added (by
             // `edge_headers`), so caches keep this answer apart from the CORS answers.
-            Box::pin(crate::dispatch(gw, route, request_id, req)).await
+            Box::pin(crate::dispatch(gw, route, request_id, peer, req)).await
         }
     };
     let crate::Routed {
         mut response,
         quota,
     } = in_request(context.clone(), served).await;
-    let headers = response.headers_mut();
-    edge_headers(headers, tls);
-    if let Some(quota) = quota {
-        quota.apply_headers(headers);
-    }
-    headers.insert(REQUEST_ID_HEADER, header_value);
+    let quota = quota.map(|q| q.header_values());
+    edge_headers(response.headers_mut(), tls, header_value, quota);
     let status = response.status().as_u16();
     gw.metrics.observe(
         &method,
@@ -146,14 +146,24 @@ pub fn is_tls(req: &Request, trust_forwarded: bool) -> bool {
 struct Templates {
     security: HeaderMap,
     security_tls: HeaderMap,
-    /// Plus the CORS `Vary`: what the gateway's own answers start from.
-    edge: HeaderMap,
-    edge_tls: HeaderMap,
+    /// What every answer of the gateway starts from, by TLS mode and by whether it reports a
+    /// rate-limit quota: slots for the per-answer values (request id, rate-limit headers)
+    /// first, then Helmet's headers and the CORS `Vary`.
+    edge: [[HeaderMap; 2]; 2],
 }
 
+/// The per-answer headers, in the order of their slots at the front of a template.
+const SLOTS: [HeaderName; 6] = [
+    REQUEST_ID_HEADER,
+    RATELIMIT_POLICY,
+    RATELIMIT,
+    RATELIMIT_LIMIT,
+    RATELIMIT_REMAINING,
+    RATELIMIT_RESET,
+];
+
 static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
-    let security = |tls: bool| {
-        let mut h = HeaderMap::with_capacity(16);
+    let security = |h: &mut HeaderMap, tls: bool| {
         if tls {
             h.insert(CONTENT_SECURITY_POLICY, CSP_TLS_VALUE);
             h.insert(HSTS.0, HSTS.1);
@@ -163,18 +173,29 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
         for (name, value) in ALWAYS {
             h.insert(name, value);
         }
+    };
+    let security_only = |tls: bool| {
+        let mut h = HeaderMap::with_capacity(16);
+        security(&mut h, tls);
         h
     };
-    let edge = |tls: bool| {
-        let mut h = security(tls);
+    let edge = |tls: bool, quota: bool| {
+        let mut h = HeaderMap::with_capacity(32);
+        let slots = if quota { &SLOTS[..] } else { &SLOTS[..1] };
+        for name in slots {
+            h.insert(name, HeaderValue::from_static("-"));
+        }
+        security(&mut h, tls);
         h.insert(header::VARY, CORS_VARY);
         h
     };
     Templates {
-        security: security(false),
-        security_tls: security(true),
-        edge: edge(false),
-        edge_tls: edge(true),
+        security: security_only(false),
+        security_tls: security_only(true),
+        edge: [
+            [edge(false, false), edge(false, true)],
+            [edge(true, false), edge(true, true)],
+        ],
     }
 });
 
@@ -200,16 +221,24 @@ fn is_edge_owned(name: &HeaderName) -> bool {
     )
 }
 
-/// `headers` on top of `template`: the template's win, `X-Powered-By` and `Server` go, and a
-/// `Vary` the template already has is not repeated.
-fn merge_onto(template: &HeaderMap, headers: &mut HeaderMap) {
+fn is_rate_limit_header(name: &HeaderName) -> bool {
+    name.as_str().starts_with("ratelimit")
+}
+
+/// `headers` appended to `merged` (a template's clone), except those `owned` says the edge
+/// decides; a `Vary` the template already has is not repeated.
+fn merge_onto(
+    mut merged: HeaderMap,
+    headers: &mut HeaderMap,
+    template: &HeaderMap,
+    owned: impl Fn(&HeaderName) -> bool,
+) {
     let route = std::mem::take(headers);
-    let mut merged = template.clone();
     let mut keep = false;
     let mut current: Option<HeaderName> = None;
     for (name, value) in route {
         if let Some(name) = name {
-            keep = !is_edge_owned(&name);
+            keep = !owned(&name);
             current = Some(name);
         }
         let Some(name) = current.as_ref() else {
@@ -226,13 +255,46 @@ fn merge_onto(template: &HeaderMap, headers: &mut HeaderMap) {
 /// Helmet's default headers (HSTS only when the client came over TLS).
 pub fn security_headers(headers: &mut HeaderMap, tls: bool) {
     let t = &*TEMPLATES;
-    merge_onto(if tls { &t.security_tls } else { &t.security }, headers);
+    let template = if tls { &t.security_tls } else { &t.security };
+    merge_onto(template.clone(), headers, template, is_edge_owned);
 }
 
-/// Helmet's default headers and the CORS `Vary`: what every answer of the gateway carries.
-fn edge_headers(headers: &mut HeaderMap, tls: bool) {
-    let t = &*TEMPLATES;
-    merge_onto(if tls { &t.edge_tls } else { &t.edge }, headers);
+/// What every answer of the gateway carries: the request id, the rate-limit headers when a
+/// quota was counted, Helmet's headers and the CORS `Vary`; the route's own headers after
+/// them, except those the edge decides.
+fn edge_headers(
+    headers: &mut HeaderMap,
+    tls: bool,
+    request_id: HeaderValue,
+    quota: Option<QuotaHeaders>,
+) {
+    let reports_quota = quota.is_some();
+    let template = &TEMPLATES.edge[usize::from(tls)][usize::from(reports_quota)];
+    let mut merged = template.clone();
+    // The per-answer values, in the order of `SLOTS`.
+    let mut values = [Some(request_id), None, None, None, None, None];
+    if let Some(q) = quota {
+        let [_, rest @ ..] = &mut values;
+        *rest = [q.policy, q.combined, q.limit, q.remaining, q.reset].map(Some);
+    }
+    // Each slot found by its name (no hashing), at the front where the template put it.
+    let mut unfilled = if reports_quota { SLOTS.len() } else { 1 };
+    for (name, value) in merged.iter_mut() {
+        if let Some(slot) = SLOTS.iter().position(|slot| slot == name)
+            && let Some(filled) = values[slot].take()
+        {
+            *value = filled;
+            unfilled -= 1;
+            if unfilled == 0 {
+                break;
+            }
+        }
+    }
+    merge_onto(merged, headers, template, |name| {
+        is_edge_owned(name)
+            || *name == REQUEST_ID_HEADER
+            || (reports_quota && is_rate_limit_header(name))
+    });
 }
 
 #[cfg(test)]
@@ -259,7 +321,15 @@ mod tests {
         h.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
         h.append(header::VARY, CORS_VARY);
         h.append(header::VARY, HeaderValue::from_static("accept-encoding"));
-        edge_headers(&mut h, false);
+        h.insert(REQUEST_ID_HEADER, HeaderValue::from_static("upstream-echo"));
+        h.insert(RATELIMIT_REMAINING, HeaderValue::from_static("5"));
+        edge_headers(&mut h, false, HeaderValue::from_static("rid-1"), None);
+        assert_eq!(h[REQUEST_ID_HEADER], "rid-1", "the edge's request id, once");
+        assert_eq!(h.get_all(REQUEST_ID_HEADER).iter().count(), 1);
+        assert_eq!(
+            h[RATELIMIT_REMAINING], "5",
+            "no quota counted here: the route's own rate-limit headers stay"
+        );
         assert_eq!(h["x-frame-options"], "SAMEORIGIN", "the edge's value wins");
         assert!(!h.contains_key("x-powered-by") && !h.contains_key(header::SERVER));
         assert_eq!(h["content-type"], "application/json");
@@ -275,5 +345,40 @@ mod tests {
             [CORS_VARY, HeaderValue::from_static("accept-encoding")]
         );
         assert!(!h.contains_key(HSTS.0), "no HSTS over plain HTTP");
+    }
+
+    #[test]
+    fn every_slot_of_a_template_is_filled_and_the_edge_quota_wins() {
+        use crate::rate_limit::{Policy, Quota};
+        let quota = Quota {
+            policy: Policy::new(300, std::time::Duration::from_secs(60)),
+            count: 4,
+            resets_in: std::time::Duration::from_millis(59_500),
+        };
+        for tls in [false, true] {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+            h.insert(RATELIMIT_REMAINING, HeaderValue::from_static("5"));
+            h.insert(REQUEST_ID_HEADER, HeaderValue::from_static("upstream-echo"));
+            edge_headers(
+                &mut h,
+                tls,
+                HeaderValue::from_static("rid-2"),
+                Some(quota.header_values()),
+            );
+            assert_eq!(h[REQUEST_ID_HEADER], "rid-2");
+            assert_eq!(h["ratelimit-policy"], "300;w=60");
+            assert_eq!(h["ratelimit"], "limit=300, remaining=296, reset=60");
+            assert_eq!(h["ratelimit-limit"], "300");
+            assert_eq!(
+                h.get_all(RATELIMIT_REMAINING).iter().collect::<Vec<_>>(),
+                ["296"]
+            );
+            assert_eq!(h["ratelimit-reset"], "60");
+            assert_eq!(h["content-type"], "text/plain");
+            assert_eq!(h.contains_key(HSTS.0), tls);
+            assert!(h.values().all(|v| v != "-"), "no placeholder left: {h:?}");
+            assert_eq!(h.len(), 6 + 11 + usize::from(tls) + 1 + 1, "{h:?}");
+        }
     }
 }

@@ -19,6 +19,7 @@ pub mod rate_limit;
 pub mod server;
 pub mod spa;
 
+use std::net::IpAddr;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
@@ -201,14 +202,21 @@ pub struct Routed {
 }
 
 /// Rate limiting for `/api`, then the route: the upstream, or the gateway's own pages.
-pub async fn dispatch(gw: &Gateway, route: Route, request_id: &str, mut req: Request) -> Routed {
+/// `peer`: the address of the client's connection.
+pub async fn dispatch(
+    gw: &Gateway,
+    route: Route,
+    request_id: &str,
+    peer: IpAddr,
+    mut req: Request,
+) -> Routed {
     if !is_api(req.uri().path()) {
         return Routed {
             response: serve_local(gw, req).await,
             quota: None,
         };
     }
-    let admission = match rate_limit::admit(&gw.state, &mut req).await {
+    let admission = match rate_limit::admit(&gw.state, &mut req, peer).await {
         Ok(admission) => admission,
         Err(refused) => {
             return Routed {
@@ -218,7 +226,7 @@ pub async fn dispatch(gw: &Gateway, route: Route, request_id: &str, mut req: Req
         }
     };
     let response = match route.upstream {
-        Some(i) => proxy_request(&gw.state, i, request_id, admission.auth, req).await,
+        Some(i) => proxy_request(&gw.state, i, request_id, peer, admission.auth, req).await,
         None => serve_local(gw, req).await,
     };
     Routed {
@@ -239,12 +247,13 @@ async fn proxy_request(
     gw: &GatewayState,
     index: usize,
     request_id: &str,
+    peer: IpAddr,
     auth: Option<rate_limit::EdgeAuth>,
     req: Request,
 ) -> Response {
     let upstream = &gw.upstreams[index];
 
-    let user = if upstream.config.requires_token {
+    let caller = if upstream.config.requires_token {
         let checked = match auth {
             Some(rate_limit::EdgeAuth(result)) => result,
             None => Err(Problem::new(ProblemKind::Unauthenticated)
@@ -260,11 +269,8 @@ async fn proxy_request(
 
     let ctx = ForwardContext {
         request_id,
-        user_id: user.as_ref().map(|u| u.user_id.as_str()),
-        peer_ip: req
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip()),
+        user_id: caller.as_ref().map(|c| c.sub.as_str()),
+        peer_ip: Some(peer),
         trust_forwarded: gw.config.trust_forwarded_for,
         max_body: gw.config.max_body_bytes,
         retries: gw.config.retries,

@@ -415,7 +415,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 }
 
 /// `ip` in its usual text form; IPv4 (nearly every peer) without `core::fmt`.
-fn push_ip(out: &mut String, ip: IpAddr) {
+pub fn push_ip(out: &mut String, ip: IpAddr) {
     match ip {
         IpAddr::V4(v4) => {
             let mut digits = itoa::Buffer::new();

@@ -4,15 +4,17 @@
 //! Every `/api` response carries the standard headers (`RateLimit-Policy`, `RateLimit`, in the
 //! draft-7 form express-rate-limit sends) and the legacy `RateLimit-Limit/-Remaining/-Reset`.
 
+use std::cell::RefCell;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use axum::extract::{ConnectInfo, Request};
+use axum::extract::Request;
 use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use plangen_core::shared_state::{SharedStateError, WindowCount, WindowCounter};
-use plangen_core::{AuthUser, Problem, ProblemKind};
+use plangen_core::{AccessClaims, Problem, ProblemKind};
 
 use crate::GatewayState;
 use crate::config::RateLimitConfig;
@@ -29,13 +31,29 @@ pub const AUTH_SENSITIVE_PATHS: [&str; 3] = [
 pub struct Policy {
     pub limit: u64,
     pub window: Duration,
+    /// `RateLimit-Policy` and `RateLimit-Limit` (the same on every answer under this policy:
+    /// written once, interned).
+    policy_value: &'static str,
+    limit_value: &'static str,
 }
 
-const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
-const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+impl Policy {
+    pub fn new(limit: u64, window: Duration) -> Self {
+        let window_secs = window.as_secs().max(1);
+        Self {
+            limit,
+            window,
+            policy_value: plangen_core::metrics::label(&format!("{limit};w={window_secs}")),
+            limit_value: plangen_core::metrics::label(&limit.to_string()),
+        }
+    }
+}
+
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 
 /// Where a caller stands in one policy after this request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,6 +61,23 @@ pub struct Quota {
     pub policy: Policy,
     pub count: u64,
     pub resets_in: Duration,
+}
+
+/// The values of the five rate-limit headers for one answer.
+pub struct QuotaHeaders {
+    pub policy: HeaderValue,
+    pub combined: HeaderValue,
+    pub limit: HeaderValue,
+    pub remaining: HeaderValue,
+    pub reset: HeaderValue,
+}
+
+/// A header value from ASCII digits and punctuation, in a buffer of its own (one small
+/// allocation: a slice of a shared buffer would cost two atomic reference count updates,
+/// and `HeaderValue::from(u64)` grows a `BytesMut` through its slow path).
+fn plain_value(text: &[u8]) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(text))
+        .expect("digits and ascii punctuation are a valid header value")
 }
 
 impl Quota {
@@ -59,42 +94,44 @@ impl Quota {
         self.resets_in.as_millis().div_ceil(1000).max(1) as u64
     }
 
-    /// Sets `RateLimit-Policy`, `RateLimit` and the legacy `RateLimit-Limit/-Remaining/-Reset`
-    /// (on every `/api` answer, so written without parsing anything).
-    pub fn apply_headers(&self, headers: &mut HeaderMap) {
-        // One buffer per value: a slice of a shared buffer would cost two atomic reference
-        // count updates each, more than an allocation.
-        let limit = self.policy.limit;
-        let remaining = self.remaining();
-        let reset = self.reset_secs();
+    /// `RateLimit-Policy`, `RateLimit` (draft-7) and the legacy `RateLimit-Limit/-Remaining/
+    /// -Reset`, on every `/api` answer: written without `core::fmt` or parsing.
+    pub fn header_values(&self) -> QuotaHeaders {
         let mut digits = itoa::Buffer::new();
-        let mut policy = bytes::BytesMut::with_capacity(24);
-        policy.extend_from_slice(digits.format(limit).as_bytes());
-        policy.extend_from_slice(b";w=");
-        policy.extend_from_slice(
-            digits
-                .format(self.policy.window.as_secs().max(1))
-                .as_bytes(),
-        );
-        let mut combined = bytes::BytesMut::with_capacity(64);
-        combined.extend_from_slice(b"limit=");
-        combined.extend_from_slice(digits.format(limit).as_bytes());
-        combined.extend_from_slice(b", remaining=");
-        combined.extend_from_slice(digits.format(remaining).as_bytes());
-        combined.extend_from_slice(b", reset=");
-        combined.extend_from_slice(digits.format(reset).as_bytes());
-        let valid = "digits and ascii punctuation are a valid header value";
-        headers.insert(
-            RATELIMIT_POLICY,
-            HeaderValue::from_maybe_shared(policy.freeze()).expect(valid),
-        );
-        headers.insert(
-            RATELIMIT,
-            HeaderValue::from_maybe_shared(combined.freeze()).expect(valid),
-        );
-        headers.insert(RATELIMIT_LIMIT, HeaderValue::from(limit));
-        headers.insert(RATELIMIT_REMAINING, HeaderValue::from(remaining));
-        headers.insert(RATELIMIT_RESET, HeaderValue::from(reset));
+        let remaining = digits.format(self.remaining());
+        let mut combined = [0u8; 80];
+        let mut len = 0;
+        for part in [
+            b"limit=".as_slice(),
+            self.policy.limit_value.as_bytes(),
+            b", remaining=",
+            remaining.as_bytes(),
+            b", reset=",
+        ] {
+            combined[len..len + part.len()].copy_from_slice(part);
+            len += part.len();
+        }
+        let remaining = plain_value(remaining.as_bytes());
+        let reset = digits.format(self.reset_secs());
+        combined[len..len + reset.len()].copy_from_slice(reset.as_bytes());
+        len += reset.len();
+        QuotaHeaders {
+            policy: HeaderValue::from_static(self.policy.policy_value),
+            combined: plain_value(&combined[..len]),
+            limit: HeaderValue::from_static(self.policy.limit_value),
+            remaining,
+            reset: plain_value(reset.as_bytes()),
+        }
+    }
+
+    /// Sets the five rate-limit headers on `headers` (an answer the edge makes itself).
+    pub fn apply_headers(&self, headers: &mut HeaderMap) {
+        let values = self.header_values();
+        headers.insert(RATELIMIT_POLICY, values.policy);
+        headers.insert(RATELIMIT, values.combined);
+        headers.insert(RATELIMIT_LIMIT, values.limit);
+        headers.insert(RATELIMIT_REMAINING, values.remaining);
+        headers.insert(RATELIMIT_RESET, values.reset);
     }
 }
 
@@ -103,7 +140,12 @@ impl Quota {
 pub struct RateLimiter {
     counters: Arc<dyn WindowCounter>,
     pub config: RateLimitConfig,
-    down_until: Mutex<Option<Instant>>,
+    /// Until when the store is taken as down: milliseconds after `started` (0: not down).
+    /// Only read while the store answers, so every worker reads it without writing.
+    down_until: AtomicU64,
+    started: Instant,
+    general: Policy,
+    auth: Policy,
 }
 
 const OUTAGE_MEMORY: Duration = Duration::from_secs(1);
@@ -111,47 +153,48 @@ const OUTAGE_MEMORY: Duration = Duration::from_secs(1);
 impl RateLimiter {
     pub fn new(counters: Arc<dyn WindowCounter>, config: RateLimitConfig) -> Self {
         Self {
+            general: Policy::new(config.max_requests, config.window),
+            auth: Policy::new(config.auth_max_requests, config.window),
             counters,
             config,
-            down_until: Mutex::new(None),
+            down_until: AtomicU64::new(0),
+            started: Instant::now(),
         }
+    }
+
+    fn millis_now(&self) -> u64 {
+        self.started.elapsed().as_millis() as u64 + 1
     }
 
     pub fn general(&self) -> Policy {
-        Policy {
-            limit: self.config.max_requests,
-            window: self.config.window,
-        }
+        self.general
     }
 
     pub fn auth(&self) -> Policy {
-        Policy {
-            limit: self.config.auth_max_requests,
-            window: self.config.window,
-        }
+        self.auth
     }
 
     pub async fn hit(&self, key: &str, policy: Policy) -> Result<Quota, SharedStateError> {
-        if self
-            .down_until
-            .lock()
-            .expect("rate-limit lock")
-            .is_some_and(|until| until > Instant::now())
-        {
+        let quota = |WindowCount { count, resets_in }| Quota {
+            policy,
+            count,
+            resets_in,
+        };
+        // Counted in process: at hand, no future to box, no outage to remember.
+        if let Some(counted) = self.counters.hit_now(key, policy.window) {
+            return Ok(quota(counted));
+        }
+        if self.down_until.load(Ordering::Relaxed) > self.millis_now() {
             return Err(SharedStateError::Unreachable(
                 "recently unreachable; retrying shortly".into(),
             ));
         }
         match self.counters.hit(key, policy.window).await {
-            Ok(WindowCount { count, resets_in }) => Ok(Quota {
-                policy,
-                count,
-                resets_in,
-            }),
+            Ok(counted) => Ok(quota(counted)),
             Err(e) => {
                 if matches!(e, SharedStateError::Unreachable(_)) {
-                    *self.down_until.lock().expect("rate-limit lock") =
-                        Some(Instant::now() + OUTAGE_MEMORY);
+                    let until = self.millis_now() + OUTAGE_MEMORY.as_millis() as u64;
+                    self.down_until.store(until, Ordering::Relaxed);
                 }
                 Err(e)
             }
@@ -161,7 +204,7 @@ impl RateLimiter {
 
 /// The client's address: the connection's peer, or the first `X-Forwarded-For` entry when
 /// the gateway is told it sits behind a trusted ingress.
-pub fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
+pub fn client_ip(req: &Request, peer: IpAddr, trust_forwarded: bool) -> IpAddr {
     if trust_forwarded
         && let Some(ip) = req
             .headers()
@@ -170,27 +213,15 @@ pub fn client_ip(req: &Request, trust_forwarded: bool) -> Option<IpAddr> {
             .and_then(|v| v.split(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
-        return Some(ip);
+        return ip;
     }
-    req.extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip())
+    peer
 }
 
 /// The outcome of checking the request's bearer token, made once per request here (the
 /// token check is the costliest thing the gateway does) and reused by the edge check.
 #[derive(Clone)]
-pub struct EdgeAuth(pub Result<AuthUser, Problem>);
-
-/// Checks the bearer token, if any, with the services' verifier (signature, claims, deny-list).
-async fn check_token(gw: &GatewayState, header: Option<HeaderValue>) -> Option<EdgeAuth> {
-    let header = header?;
-    Some(EdgeAuth(
-        gw.authenticator
-            .authenticate_header(header.to_str().ok())
-            .await,
-    ))
-}
+pub struct EdgeAuth(pub Result<Arc<AccessClaims>, Problem>);
 
 /// What rate limiting decided for an `/api` request.
 pub struct Admission {
@@ -200,38 +231,76 @@ pub struct Admission {
     pub auth: Option<EdgeAuth>,
 }
 
+thread_local! {
+    /// The buffer counter keys are written into: a key per request without an allocation.
+    static KEY: RefCell<String> = RefCell::new(String::with_capacity(64));
+}
+
+/// `prefix` and `id` as a counter key, for `hit`.
+async fn hit_keyed(
+    limiter: &RateLimiter,
+    prefix: &str,
+    id: KeyId<'_>,
+    policy: Policy,
+) -> Result<Quota, SharedStateError> {
+    let key = KEY.with_borrow_mut(|key| {
+        key.clear();
+        key.push_str(prefix);
+        match id {
+            KeyId::User(user) => key.push_str(user),
+            KeyId::Ip(ip) => crate::proxy::push_ip(key, ip),
+        }
+        // Taken out of the buffer (and put back below) so no borrow is held across the await.
+        std::mem::take(key)
+    });
+    let result = limiter.hit(&key, policy).await;
+    KEY.with_borrow_mut(|buffer| {
+        if buffer.capacity() == 0 {
+            *buffer = key;
+        }
+    });
+    result
+}
+
+#[derive(Clone, Copy)]
+enum KeyId<'a> {
+    User(&'a str),
+    Ip(IpAddr),
+}
+
 /// Counts `req` against its budgets: `Err` is the answer (429, or 503 when the store is
-/// unreachable and rate limiting fails closed), `Ok` lets it through.
-pub async fn admit(gw: &GatewayState, req: &mut Request) -> Result<Admission, Response> {
+/// unreachable and rate limiting fails closed), `Ok` lets it through. `peer`: the connection's
+/// address.
+pub async fn admit(
+    gw: &GatewayState,
+    req: &mut Request,
+    peer: IpAddr,
+) -> Result<Admission, Response> {
     // `&mut`: a shared reference to the request is not `Send` (its body is not `Sync`), so
     // only parts of it are held across the awaits below.
-    let ip = client_ip(req, gw.config.trust_forwarded_for);
+    let ip = client_ip(req, peer, gw.config.trust_forwarded_for);
     let sensitive = AUTH_SENSITIVE_PATHS.contains(&req.uri().path());
-    let key = |prefix: &str, id: &str| {
-        let mut key = String::with_capacity(prefix.len() + id.len());
-        key.push_str(prefix);
-        key.push_str(id);
-        key
+    let auth = match req.headers().get(AUTHORIZATION) {
+        Some(header) => {
+            let header = header.to_str().ok();
+            Some(EdgeAuth(gw.authenticator.claims_from_header(header).await))
+        }
+        None => None,
     };
-    let ip_key = |prefix: &str| match ip {
-        Some(ip) => key(prefix, &ip.to_string()),
-        None => key(prefix, "unknown"),
-    };
-    let auth = check_token(gw, req.headers().get(AUTHORIZATION).cloned()).await;
     let general_key = match &auth {
-        Some(EdgeAuth(Ok(user))) => key("rl:user:", &user.user_id),
-        _ => ip_key("rl:ip:"),
+        Some(EdgeAuth(Ok(claims))) => ("rl:user:", KeyId::User(&claims.sub)),
+        _ => ("rl:ip:", KeyId::Ip(ip)),
     };
 
     let limiter = &gw.limiter;
     let mut quotas = [None, None];
     let mut failure = None;
-    match limiter.hit(&general_key, limiter.general()).await {
+    match hit_keyed(limiter, general_key.0, general_key.1, limiter.general()).await {
         Ok(q) => quotas[0] = Some(q),
         Err(e) => failure = Some(e),
     }
     if sensitive {
-        match limiter.hit(&ip_key("rl-auth:ip:"), limiter.auth()).await {
+        match hit_keyed(limiter, "rl-auth:ip:", KeyId::Ip(ip), limiter.auth()).await {
             Ok(q) => quotas[1] = Some(q),
             Err(e) => failure = Some(e),
         }
@@ -256,7 +325,11 @@ pub async fn admit(gw: &GatewayState, req: &mut Request) -> Result<Admission, Re
     if let Some(q) = binding
         && q.exceeded()
     {
-        tracing::info!(key = %general_key, limit = q.policy.limit, "rate limit exceeded");
+        let key = match general_key.1 {
+            KeyId::User(user) => format!("{}{user}", general_key.0),
+            KeyId::Ip(ip) => format!("{}{ip}", general_key.0),
+        };
+        tracing::info!(key = %key, limit = q.policy.limit, "rate limit exceeded");
         let p = Problem::new(ProblemKind::TooManyRequests)
             .detail(format!(
                 "At most {} requests per {} s; try again in {} s",
@@ -282,10 +355,7 @@ mod tests {
     #[test]
     fn headers_state_limit_remaining_and_reset() {
         let q = Quota {
-            policy: Policy {
-                limit: 10,
-                window: Duration::from_secs(60),
-            },
+            policy: Policy::new(10, Duration::from_secs(60)),
             count: 3,
             resets_in: Duration::from_millis(41_200),
         };
