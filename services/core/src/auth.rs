@@ -221,11 +221,34 @@ impl Authenticator {
     }
 
     /// As [`authenticate_header`](Self::authenticate_header), giving the verified claims
-    /// themselves (shared, not copied: the gateway checks a token on every request).
+    /// themselves (shared, not copied).
     pub async fn claims_from_header(
         &self,
         header: Option<&str>,
     ) -> Result<Arc<AccessClaims>, Problem> {
+        let claims = self.verify_header(header)?;
+        self.check_session(&claims).await?;
+        Ok(claims)
+    }
+
+    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, Problem> {
+        self.claims(token)
+            .await
+            .map(|claims| AuthUser::from(&*claims))
+    }
+
+    /// The claims of a valid token whose session is not denied; the caller is named on the
+    /// request's log lines from here on.
+    pub async fn claims(&self, token: &str) -> Result<Arc<AccessClaims>, Problem> {
+        let claims = self.verify(token)?;
+        self.check_session(&claims).await?;
+        Ok(claims)
+    }
+
+    /// The first half of [`claims_from_header`](Self::claims_from_header), which needs no I/O:
+    /// the `Bearer` token's signature and claims. The gateway counts the caller's rate limit
+    /// (keyed by the verified user id) while the session is checked.
+    pub fn verify_header(&self, header: Option<&str>) -> Result<Arc<AccessClaims>, Problem> {
         let Some(header) = header else {
             return Err(Problem::new(ProblemKind::Unauthenticated)
                 .detail("Send an access token as `Authorization: Bearer <token>`"));
@@ -239,23 +262,20 @@ impl Authenticator {
                 Problem::new(ProblemKind::Unauthenticated)
                     .detail("The Authorization header must use the Bearer scheme")
             })?;
-        self.claims(token).await
+        self.verify(token)
     }
 
-    pub async fn authenticate(&self, token: &str) -> Result<AuthUser, Problem> {
-        self.claims(token)
-            .await
-            .map(|claims| AuthUser::from(&*claims))
-    }
-
-    /// The claims of a valid token whose session is not denied; the caller is named on the
-    /// request's log lines from here on.
-    pub async fn claims(&self, token: &str) -> Result<Arc<AccessClaims>, Problem> {
-        let claims = self.keys.verify_shared(token).map_err(|e| match e {
+    fn verify(&self, token: &str) -> Result<Arc<AccessClaims>, Problem> {
+        self.keys.verify_shared(token).map_err(|e| match e {
             TokenError::Expired => Problem::new(ProblemKind::TokenExpired)
                 .detail("Refresh the access token and try again"),
             TokenError::Invalid => Problem::new(ProblemKind::InvalidToken),
-        })?;
+        })
+    }
+
+    /// The second half: the session of verified `claims` is not denied (logged out). On
+    /// success the caller is named on the request's log lines from here on.
+    pub async fn check_session(&self, claims: &Arc<AccessClaims>) -> Result<(), Problem> {
         // In process the answer is at hand; only a remote deny-list needs the await.
         let denied = match self.deny_list.is_denied_now(&claims.sid) {
             Some(answer) => answer,
@@ -272,8 +292,8 @@ impl Authenticator {
             }
             Err(e) => return Err(Problem::unavailable("the session store", e)),
         }
-        crate::telemetry::record_caller(&claims);
-        Ok(claims)
+        crate::telemetry::record_caller(claims);
+        Ok(())
     }
 }
 

@@ -9,7 +9,8 @@
 //! edge layer), to tell proxy cost from policy cost. Separate processes, as deployed, so the CPU
 //! each one spends per request can be read from `/proc`.
 //!
-//! `BENCH_ACCESS_LOG=1` turns on the JSON access log (to stdout), as in production.
+//! `BENCH_ACCESS_LOG=1` turns on the JSON access log (to stdout), as in production;
+//! `BENCH_REDIS=1` keeps the rate-limit counters and the deny-list in Redis, as deployed.
 
 use plangen_core::server::{Shutdown, bind, serve};
 use plangen_core::{Env, Secret, TokenKeys};
@@ -61,12 +62,25 @@ async fn gateway(upstream_port: u16, shutdown: Shutdown) -> Result<(), Box<dyn s
         .then(plangen_core::telemetry::init_tracing);
     let gateway_port = port("BENCH_GATEWAY_PORT", 18080);
     let secret = "bench-secret-0123456789abcdef0123456789";
-    let config = GatewayConfig::from_env(Env::from_map([
+    let mut env = vec![
         ("ACCESS_TOKEN_SECRET", secret.to_owned()),
         ("TEMPLATE", format!("http://127.0.0.1:{upstream_port}")),
         ("RATE_LIMIT_MAX_REQUESTS", "1000000000".to_owned()),
         ("ALLOWED_ORIGINS", "http://localhost:5173".to_owned()),
-    ]))?;
+    ];
+    // BENCH_REDIS=1: rate-limit counters and the session deny-list in Redis (REDIS_HOST/PORT,
+    // default 127.0.0.1:6379), as every replica of a deployed gateway has them.
+    if std::env::var("BENCH_REDIS").is_ok_and(|v| v == "1") {
+        for var in ["REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD"] {
+            if let Ok(value) = std::env::var(var) {
+                env.push((var, value));
+            }
+        }
+        if !env.iter().any(|(var, _)| *var == "REDIS_HOST") {
+            env.push(("REDIS_HOST", "127.0.0.1".to_owned()));
+        }
+    }
+    let config = GatewayConfig::from_env(Env::from_map(env))?;
     let keys = TokenKeys::new(&Secret::new(secret), std::time::Duration::from_secs(86_400));
     let token = keys.sign(&keys.claims_for("bench-user", "bench-session", "b@example.org", "user"));
 

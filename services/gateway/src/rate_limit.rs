@@ -280,22 +280,41 @@ pub async fn admit(
     // only parts of it are held across the awaits below.
     let ip = client_ip(req, peer, gw.config.trust_forwarded_for);
     let sensitive = AUTH_SENSITIVE_PATHS.contains(&req.uri().path());
-    let auth = match req.headers().get(AUTHORIZATION) {
-        Some(header) => {
-            let header = header.to_str().ok();
-            Some(EdgeAuth(gw.authenticator.claims_from_header(header).await))
-        }
-        None => None,
+    // The token's signature and claims need no I/O; its session (the deny-list) and the
+    // budget keyed by the verified user are then asked at once: with Redis, one round trip
+    // of waiting instead of two.
+    let verified = req
+        .headers()
+        .get(AUTHORIZATION)
+        .map(|header| gw.authenticator.verify_header(header.to_str().ok()));
+    // The verified caller (a reference count this thread alone touches: the claims come from
+    // its own memory of verified tokens).
+    let caller = verified.as_ref().and_then(|v| v.as_ref().ok()).cloned();
+    let general_key = match &caller {
+        Some(claims) => ("rl:user:", KeyId::User(&claims.sub)),
+        None => ("rl:ip:", KeyId::Ip(ip)),
     };
-    let general_key = match &auth {
-        Some(EdgeAuth(Ok(claims))) => ("rl:user:", KeyId::User(&claims.sub)),
-        _ => ("rl:ip:", KeyId::Ip(ip)),
-    };
-
     let limiter = &gw.limiter;
+    let session = async {
+        match &verified {
+            Some(Ok(claims)) => Some(gw.authenticator.check_session(claims).await),
+            _ => None,
+        }
+    };
+    let general = hit_keyed(limiter, general_key.0, general_key.1, limiter.general());
+    let (session, general) = tokio::join!(session, general);
+    let auth = verified.map(|verified| {
+        EdgeAuth(match (verified, session) {
+            (Ok(claims), Some(Ok(()))) => Ok(claims),
+            (Ok(_), Some(Err(refused))) => Err(refused),
+            (Ok(_), None) => unreachable!("a verified token's session is always checked"),
+            (Err(refused), _) => Err(refused),
+        })
+    });
+
     let mut quotas = [None, None];
     let mut failure = None;
-    match hit_keyed(limiter, general_key.0, general_key.1, limiter.general()).await {
+    match general {
         Ok(q) => quotas[0] = Some(q),
         Err(e) => failure = Some(e),
     }

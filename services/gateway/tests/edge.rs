@@ -404,6 +404,51 @@ async fn two_gateways_on_one_redis_share_the_budget() {
 }
 
 #[tokio::test]
+async fn a_session_denied_in_redis_is_refused_by_every_gateway_replica() {
+    let Some(redis) = plangen_core::testing::redis_config() else {
+        return;
+    };
+    let up = upstreams().await;
+    let prefix = plangen_core::testing::unique_prefix();
+    let urls = [up.auth.url(), up.plans.url(), up.templates.url()];
+    let urls = [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()];
+    let shared = SharedState::redis(&redis, &prefix);
+    let a = gateway_with(config(urls, &[]), shared.clone()).await;
+    let b = gateway_with(config(urls, &[]), SharedState::redis(&redis, &prefix)).await;
+    let token = token_for("denied-user");
+    for gw in [&a, &b] {
+        assert_eq!(gw.get_auth("/api/v1/plans", &token).await.status(), 200);
+    }
+    // The auth service of any replica logs the session out: it lands in Redis.
+    shared
+        .deny_list
+        .deny("session-denied-user", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let hits = up.plans.hits();
+    for gw in [&a, &b] {
+        let res = gw.get_auth("/api/v1/plans", &token).await;
+        assert_eq!(
+            res.headers()["ratelimit-remaining"],
+            if std::ptr::eq(gw, &a) { "297" } else { "296" },
+            "the request was still counted against the caller's budget"
+        );
+        assert_problem(res, 401, "session-revoked").await;
+    }
+    assert_eq!(
+        up.plans.hits(),
+        hits,
+        "no denied request reached the upstream"
+    );
+    // Another session of the same user is unaffected.
+    let other = {
+        let k = keys();
+        k.sign(&k.claims_for("denied-user", "another-session", "u@example.org", "user"))
+    };
+    assert_eq!(b.get_auth("/api/v1/plans", &other).await.status(), 200);
+}
+
+#[tokio::test]
 async fn redis_down_fails_open_by_default_and_closed_when_configured() {
     let up = upstreams().await;
     let redis = plangen_core::testing::unreachable_redis_config().await;
