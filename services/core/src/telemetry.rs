@@ -125,11 +125,13 @@ thread_local! {
     static V7_CONTEXT: uuid::ContextV7 = const { uuid::ContextV7::new() };
 }
 
-pub fn new_request_id() -> String {
+/// A new UUIDv7, as the 36 characters of its hyphenated form.
+fn new_request_id() -> [u8; uuid::fmt::Hyphenated::LENGTH] {
     let context = uuid::timestamp::context::ThreadLocalContext::new(&V7_CONTEXT);
     let id = uuid::Uuid::new_v7(uuid::Timestamp::now(context));
     let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-    id.hyphenated().encode_lower(&mut text).to_owned()
+    id.hyphenated().encode_lower(&mut text);
+    text
 }
 
 /// Gives the request its id — the client's `X-Request-Id` when well formed, else a new UUIDv7 —
@@ -152,8 +154,14 @@ pub fn request_id_for(headers: &axum::http::HeaderMap) -> (String, HeaderValue) 
     {
         return (id.to_owned(), client.clone());
     }
-    let id = new_request_id();
-    let header_value = HeaderValue::from_str(&id).expect("request ids are plain ascii");
+    // Shared from the start: the value is cloned (sent upstream and echoed), and a clone of a
+    // buffer made from a `Vec` would allocate once more to become shared.
+    let header_value = HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(new_request_id()))
+        .expect("request ids are plain ascii");
+    let id = header_value
+        .to_str()
+        .expect("request ids are plain ascii")
+        .to_owned();
     (id, header_value)
 }
 

@@ -152,8 +152,9 @@ struct Templates {
     edge: [[HeaderMap; 2]; 2],
 }
 
-/// The per-answer headers, in the order of their slots at the front of a template.
-const SLOTS: [HeaderName; 6] = [
+/// The per-answer headers, in the order of their slots at the front of a template. A
+/// `static`: a `const` array would be built (and dropped) at every use.
+static SLOTS: [HeaderName; 6] = [
     REQUEST_ID_HEADER,
     RATELIMIT_POLICY,
     RATELIMIT,

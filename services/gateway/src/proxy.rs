@@ -465,7 +465,8 @@ fn prepare_request_headers(headers: &mut HeaderMap, host: &HeaderValue, ctx: &Fo
     // The upstream's own name as `Host`; the client's becomes `X-Forwarded-Host`.
     let client_host = headers.insert(header::HOST, host.clone());
 
-    let mut xff = String::new();
+    // Room for an IPv4 peer without growing; an incoming chain grows it as needed.
+    let mut xff = String::with_capacity(16);
     if has_xff {
         if ctx.trust_forwarded {
             for v in headers.get_all(&X_FORWARDED_FOR) {
