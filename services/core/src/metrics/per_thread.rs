@@ -6,6 +6,10 @@
 //! finds its own cell for a label set in a thread-local map and updates it with plain atomic
 //! loads and stores: a cell has exactly one writer, its thread, so nothing is locked and no
 //! cache line is written by two cores. A scrape sums the cells of every thread.
+//!
+//! A thread's cells outlive it (what it counted stays in the totals, as counters must), so
+//! memory grows with the threads that ever counted times the label sets they used: both are
+//! bounded in the services (fixed worker threads, route templates as labels).
 
 use std::cell::RefCell;
 use std::hash::Hash;
