@@ -11,6 +11,8 @@
 #   services/gateway/bench/load.sh                 # 3 rounds, 10 s per target, -t2 -c64
 #   ROUNDS=5 DURATION=20s CONNECTIONS=128 services/gateway/bench/load.sh
 #   BENCH_ACCESS_LOG=1 services/gateway/bench/load.sh   # JSON access log on (gateway and nginx)
+#   BENCH_REDIS=1 services/gateway/bench/load.sh        # gateway counts and checks sessions in
+#                                                       # Redis (REDIS_HOST/PORT, default local)
 # The targets take turns within each round and the median round is printed: on a machine
 # shared with other work the figures of one run swing by ±15%, the order of the targets by far
 # less. PROFILE=release (default) builds optimised; PROFILE=dev-opt builds the dev profile
@@ -201,7 +203,7 @@ table() {
   done
   echo
   echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST, profile $PROFILE, $(nproc) cores," \
-       "access log ${BENCH_ACCESS_LOG:-0}, median of $ROUNDS rounds"
+       "access log ${BENCH_ACCESS_LOG:-0}, redis ${BENCH_REDIS:-0}, median of $ROUNDS rounds"
   printf '| %-22s | %10s | %8s | %8s | %10s | %6s | %6s |\n' target 'requests/s' p50 p99 'CPU µs/req' user sys
   printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------ ------------ ---------- ---------- ------------ -------- --------
   for i in "${!targets[@]}"; do
