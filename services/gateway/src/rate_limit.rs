@@ -99,7 +99,8 @@ impl Quota {
     pub fn header_values(&self) -> QuotaHeaders {
         let mut digits = itoa::Buffer::new();
         let remaining = digits.format(self.remaining());
-        let mut combined = [0u8; 80];
+        // "limit=" + 20 digits + ", remaining=" + 20 + ", reset=" + 20 at the most.
+        let mut combined = [0u8; 96];
         let mut len = 0;
         for part in [
             b"limit=".as_slice(),
