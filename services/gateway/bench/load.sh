@@ -5,7 +5,8 @@
 #   3. through the gateway's proxy alone (no edge layer), to separate proxy and policy cost,
 #   4. through nginx as a plain reverse proxy on the same upstream,
 #   5. through nginx doing the part of the gateway's edge work nginx can do (Helmet's headers,
-#      request id, forwarding headers, upstream headers hidden, a per-client limit_req),
+#      request id, forwarding headers, upstream headers hidden, a per-client limit_req) and
+#      answering with as many bytes as the gateway (fixed RateLimit headers of the same length),
 # (4 and 5 when nginx is installed). Needs wrk (`apt-get install -y wrk nginx`). From the
 # repository root:
 #   services/gateway/bench/load.sh                 # 3 rounds, 10 s per target, -t2 -c64
@@ -119,6 +120,13 @@ EOF
       add_header X-Permitted-Cross-Domain-Policies "none" always;
       add_header X-XSS-Protection "0" always;
       add_header Vary "Origin, Access-Control-Request-Method, Access-Control-Request-Headers" always;
+      # nginx cannot count a shared budget per user; these fixed values make its answer as
+      # long as the gateway's, so wrk reads the same bytes from both.
+      add_header RateLimit-Policy "1000000000;w=60" always;
+      add_header RateLimit "limit=1000000000, remaining=999999999, reset=60" always;
+      add_header RateLimit-Limit "1000000000" always;
+      add_header RateLimit-Remaining "999999999" always;
+      add_header RateLimit-Reset "60" always;
 EOF
   else
     echo '      proxy_set_header Host $host;'
