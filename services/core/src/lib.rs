@@ -12,6 +12,8 @@ pub mod json;
 pub mod metrics;
 #[cfg(feature = "mongo")]
 pub mod mongo;
+#[cfg(feature = "mongo")]
+pub mod mongo_documents;
 pub mod ops;
 pub mod rest;
 pub mod server;
