@@ -19,6 +19,8 @@ pub mod rest;
 pub mod server;
 pub mod shared_state;
 pub mod sqlite;
+#[cfg(feature = "mongo")]
+pub mod sqlite_documents;
 pub mod telemetry;
 pub mod validate;
 
