@@ -17,6 +17,7 @@ pub mod mongo_documents;
 pub mod ops;
 pub mod rest;
 pub mod server;
+pub mod service_app;
 pub mod shared_state;
 pub mod sqlite;
 #[cfg(feature = "mongo")]
