@@ -22,6 +22,7 @@ pub mod shared_state;
 pub mod sqlite;
 #[cfg(feature = "mongo")]
 pub mod sqlite_documents;
+pub mod tags;
 pub mod telemetry;
 pub mod validate;
 
