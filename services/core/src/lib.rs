@@ -12,11 +12,17 @@ pub mod json;
 pub mod metrics;
 #[cfg(feature = "mongo")]
 pub mod mongo;
+#[cfg(feature = "mongo")]
+pub mod mongo_documents;
 pub mod ops;
 pub mod rest;
 pub mod server;
+pub mod service_app;
 pub mod shared_state;
 pub mod sqlite;
+#[cfg(feature = "mongo")]
+pub mod sqlite_documents;
+pub mod tags;
 pub mod telemetry;
 pub mod validate;
 

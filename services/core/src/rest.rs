@@ -1,11 +1,13 @@
 //! HTTP plumbing shared by the list and write endpoints: keyset cursors, `ETag`/`If-Match`,
-//! query-string parsing with field errors, `Link` headers, timestamps.
+//! query-string parsing with field errors, `Link` headers, timestamps, and the answers of the
+//! read and write endpoints (with their `ETag`, `Location`, or the 412 of a lost race).
 //!
 //! Used by the plan and template services.
 
 use crate::validate::Violations;
-use crate::{Problem, ProblemKind};
-use axum::http::{HeaderMap, HeaderValue, header};
+use crate::{Json, Problem, ProblemKind};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,6 +65,16 @@ pub mod ts_format_opt {
             })
             .transpose()
     }
+}
+
+/// Serde for a field where `null` counts as absent (clients send `null` for "none"): the
+/// type's default.
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Sort direction.
@@ -172,6 +184,29 @@ impl QueryParams {
         }
     }
 
+    /// What every list reads alike: `limit`, `sort` (one of `sorts`, else `default`) and the
+    /// `cursor`, which must have been made for that sort.
+    pub fn page_request<'a>(
+        &mut self,
+        sorts: &[&'a str],
+        default: (&'a str, Direction),
+    ) -> PageRequest<'a> {
+        let limit = self.limit();
+        let (sort, direction) = self.sort(sorts, default);
+        let sort_param = match direction {
+            Direction::Asc => sort.to_owned(),
+            Direction::Desc => format!("-{sort}"),
+        };
+        let after = self.cursor(&sort_param);
+        PageRequest {
+            limit,
+            sort,
+            direction,
+            sort_param,
+            after,
+        }
+    }
+
     /// The cursor, which must have been made for `sort`.
     pub fn cursor(&mut self, sort: &str) -> Option<Cursor> {
         let raw = self.get("cursor")?;
@@ -216,6 +251,19 @@ impl QueryParams {
     pub fn finish(&mut self) -> Result<(), Problem> {
         std::mem::take(&mut self.violations).into_result()
     }
+}
+
+/// The page a list asks for (see [`QueryParams::page_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest<'a> {
+    pub limit: u32,
+    /// The sort field's name.
+    pub sort: &'a str,
+    pub direction: Direction,
+    /// The sort as the client gives it (`-createdAt`), which cursors carry.
+    pub sort_param: String,
+    /// Where the page starts: after this item.
+    pub after: Option<Cursor>,
 }
 
 /// Percent-encodes everything but RFC 3986 unreserved characters.
@@ -283,6 +331,21 @@ pub fn etag(version: i64) -> HeaderValue {
     HeaderValue::from_str(&format!("\"{version}\"")).expect("digits are header-safe")
 }
 
+/// A resource as JSON with the `ETag` of its version.
+pub fn with_etag(status: StatusCode, body: &impl Serialize, version: i64) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response.headers_mut().insert(header::ETAG, etag(version));
+    response
+}
+
+/// The 201 for a resource made at `{base}/{id}`: its JSON, `ETag` and `Location`.
+pub fn created(base: &str, id: &str, body: &impl Serialize, version: i64) -> Response {
+    let mut response = with_etag(StatusCode::CREATED, body, version);
+    let location = HeaderValue::from_str(&format!("{base}/{id}")).expect("ids are header-safe");
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+}
+
 /// What `If-Match` asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IfMatch {
@@ -340,6 +403,16 @@ pub fn stale(current: i64) -> Problem {
     ))
 }
 
+/// The outcome of a store's write made only at the version read (`replace`, `delete`): `done`
+/// is `false` when the resource was changed or deleted between our read and our write, a 412.
+pub fn written(done: bool, read_version: i64) -> Result<(), Problem> {
+    if done {
+        Ok(())
+    } else {
+        Err(stale(read_version + 1))
+    }
+}
+
 /// An id in a path: anything that is not a plausible id cannot name a stored item.
 pub fn plausible_id(id: &str) -> bool {
     !id.is_empty()
@@ -377,6 +450,45 @@ mod tests {
         assert_eq!(IfMatch::from_headers(&h).check(1).unwrap_err().status, 412);
         h.insert(header::IF_MATCH, HeaderValue::from_static("*"));
         assert!(IfMatch::from_headers(&h).check(9).is_ok());
+    }
+
+    #[test]
+    fn a_page_request_reads_limit_sort_and_the_cursor_made_for_that_sort() {
+        let cursor = Cursor {
+            s: "-name".into(),
+            k: "M".into(),
+            i: "id9".into(),
+        };
+        let pairs = vec![
+            ("sort".to_owned(), "-name".to_owned()),
+            ("cursor".to_owned(), cursor.encode()),
+        ];
+        let mut q = QueryParams::new(pairs, &["limit", "sort", "cursor"]);
+        let page = q.page_request(&["name", "createdAt"], ("createdAt", Direction::Desc));
+        assert!(q.finish().is_ok());
+        assert_eq!(
+            page,
+            PageRequest {
+                limit: DEFAULT_LIMIT,
+                sort: "name",
+                direction: Direction::Desc,
+                sort_param: "-name".into(),
+                after: Some(cursor),
+            }
+        );
+    }
+
+    #[test]
+    fn writes_at_an_old_version_are_412() {
+        assert!(written(true, 3).is_ok());
+        let p = written(false, 3).unwrap_err();
+        assert_eq!(p.status, 412);
+        assert!(
+            p.detail
+                .as_deref()
+                .unwrap_or_default()
+                .contains("version 4")
+        );
     }
 
     #[test]

@@ -4,15 +4,16 @@ use std::collections::HashSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use plangen_core::Problem;
+use plangen_core::tags::{check_tags, normalise_tags};
 use plangen_core::validate::Violations;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::{plausible_id, ts_format, ts_format_opt};
+use crate::http::{null_as_default, plausible_id, ts_format, ts_format_opt};
 use crate::schedule;
 
 pub const MAX_ITEMS: usize = 500;
-pub const MAX_TAGS: usize = 20;
+pub use plangen_core::tags::MAX_TAGS;
 pub const MAX_DURATION_MINUTES: u32 = 10_080;
 pub const MAX_EXDATES: usize = 366;
 
@@ -131,12 +132,6 @@ impl Plan {
     }
 }
 
-fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemInput {
@@ -241,23 +236,6 @@ pub fn check_timezone(v: &mut Violations, field: &str, raw: &str) -> Option<chro
     }
 }
 
-pub fn check_tags(v: &mut Violations, tags: &[String]) -> Vec<String> {
-    v.check(
-        tags.len() <= MAX_TAGS,
-        "tags",
-        format!("at most {MAX_TAGS} tags"),
-    );
-    let mut out: Vec<String> = Vec::new();
-    for (i, t) in tags.iter().enumerate().take(MAX_TAGS + 1) {
-        let t = t.trim();
-        v.length(format!("tags.{i}"), t, 1, 32);
-        if !out.iter().any(|o| o == t) {
-            out.push(t.to_owned());
-        }
-    }
-    out
-}
-
 impl PlanInput {
     /// Checks every field and parses dates, zone, items and rule; every fault in one 422.
     /// Items sent with an `id` keep it (so an edit does not change their identity).
@@ -277,7 +255,8 @@ impl PlanInput {
             v.check(e >= s, "endDate", "must not be before startDate");
         }
         let tz = check_timezone(&mut v, "timezone", self.timezone.trim());
-        let tags = check_tags(&mut v, &self.tags);
+        check_tags(&mut v, &self.tags);
+        let tags = normalise_tags(&self.tags);
         v.check(
             self.items.len() <= MAX_ITEMS,
             "items",

@@ -19,7 +19,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::PlanState;
 use crate::http::{
-    Direction, IfMatch, QueryParams, etag, now, page_response, paginate, plausible_id, stale,
+    Direction, IfMatch, QueryParams, created, etag, now, page_response, paginate, plausible_id,
+    with_etag, written,
 };
 use crate::model::{
     FromTemplate, Item, ItemInput, ItemPatch, MAX_YEAR, MIN_YEAR, Plan, PlanFields, PlanInput,
@@ -76,20 +77,8 @@ fn store_problem(e: StoreError) -> Problem {
     e.problem("plan")
 }
 
-fn with_etag(status: StatusCode, plan: &Plan) -> Response {
-    let mut response = (status, Json(plan)).into_response();
-    response
-        .headers_mut()
-        .insert(header::ETAG, etag(plan.version));
-    response
-}
-
-fn created(plan: &Plan) -> Response {
-    let mut response = with_etag(StatusCode::CREATED, plan);
-    let location =
-        HeaderValue::from_str(&format!("{BASE}/{}", plan.id)).expect("ids are header-safe");
-    response.headers_mut().insert(header::LOCATION, location);
-    response
+fn plan_created(plan: &Plan) -> Response {
+    created(BASE, &plan.id, plan, plan.version)
 }
 
 /// The caller's plan; 404 for a missing one, someone else's, or an id that cannot be one.
@@ -105,16 +94,12 @@ async fn own_plan(state: &PlanState, user: &AuthUser, id: &str) -> Result<Plan, 
 
 /// Writes `plan` over `current` unless someone else wrote first (412).
 async fn save(state: &PlanState, plan: &Plan, current_version: i64) -> Result<(), Problem> {
-    if state
+    let done = state
         .store
         .replace(plan, current_version)
         .await
-        .map_err(store_problem)?
-    {
-        Ok(())
-    } else {
-        Err(stale(current_version + 1))
-    }
+        .map_err(store_problem)?;
+    written(done, current_version)
 }
 
 /// A JSON body: 415 without a JSON content type, 400/422 as the shared extractor answers.
@@ -161,13 +146,7 @@ async fn list_plans(
             "status", "tag", "from", "to", "q", "sort", "limit", "cursor",
         ],
     );
-    let limit = p.limit();
-    let (sort_name, direction) = p.sort(&SortField::NAMES, ("createdAt", Direction::Desc));
-    let sort_param = match direction {
-        Direction::Asc => sort_name.to_owned(),
-        Direction::Desc => format!("-{sort_name}"),
-    };
-    let after = p.cursor(&sort_param);
+    let page = p.page_request(&SortField::NAMES, ("createdAt", Direction::Desc));
     let q = p.text("q", 200);
     let tag = p.text("tag", 32);
     let status = p.get("status").and_then(|s| {
@@ -195,13 +174,13 @@ async fn list_plans(
         tag,
         from: from.map(|d| d.format("%Y-%m-%d").to_string()),
         to: to.map(|d| d.format("%Y-%m-%d").to_string()),
-        sort: SortField::from_name(sort_name).unwrap_or(SortField::CreatedAt),
-        direction,
-        after,
-        limit: limit + 1,
+        sort: SortField::from_name(page.sort).unwrap_or(SortField::CreatedAt),
+        direction: page.direction,
+        after: page.after,
+        limit: page.limit + 1,
     };
     let items = state.store.list(&query).await.map_err(store_problem)?;
-    let (items, next_cursor) = paginate(items, limit, &sort_param, |last| {
+    let (items, next_cursor) = paginate(items, page.limit, &page.sort_param, |last| {
         (query.sort.key_of(last), last.id.clone())
     });
     let cursor = next_cursor.clone();
@@ -225,7 +204,7 @@ async fn get_plan(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let plan = own_plan(&state, &user, &id).await?;
-    Ok(with_etag(StatusCode::OK, &plan))
+    Ok(with_etag(StatusCode::OK, &plan, plan.version))
 }
 
 fn new_plan(owner: &str, f: PlanFields, now: DateTime<Utc>) -> Plan {
@@ -265,7 +244,7 @@ where
     Fut: Future<Output = Result<Plan, Problem>>,
 {
     let Some(raw) = headers.get("idempotency-key") else {
-        return make().await.map(|p| created(&p));
+        return make().await.map(|p| plan_created(&p));
     };
     let key = raw
         .to_str()
@@ -293,7 +272,7 @@ where
                     // times out, which is safer than making a second plan.
                     tracing::warn!(error = %e, "could not record an idempotent response");
                 }
-                Ok(created(&plan))
+                Ok(plan_created(&plan))
             }
             Err(problem) => {
                 if let Err(e) = state.store.release_key(&user.user_id, key).await {
@@ -304,7 +283,7 @@ where
         },
         Claim::Done(body) => {
             let plan: Plan = serde_json::from_str(&body).map_err(Problem::internal)?;
-            let mut response = created(&plan);
+            let mut response = plan_created(&plan);
             response
                 .headers_mut()
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
@@ -373,7 +352,7 @@ async fn replace_plan(
         ..current.clone()
     };
     save(&state, &plan, current.version).await?;
-    Ok(with_etag(StatusCode::OK, &plan))
+    Ok(with_etag(StatusCode::OK, &plan, plan.version))
 }
 
 /// Delete a plan.
@@ -388,14 +367,12 @@ async fn delete_plan(
 ) -> Result<StatusCode, Problem> {
     let current = own_plan(&state, &user, &id).await?;
     IfMatch::from_headers(&headers).check(current.version)?;
-    if !state
+    let done = state
         .store
         .delete(&id, current.version)
         .await
-        .map_err(store_problem)?
-    {
-        return Err(stale(current.version + 1));
-    }
+        .map_err(store_problem)?;
+    written(done, current.version)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -455,7 +432,7 @@ async fn patch_item(
     plan.version = current.version + 1;
     plan.updated_at = now;
     save(&state, &plan, current.version).await?;
-    Ok(with_etag(StatusCode::OK, &plan))
+    Ok(with_etag(StatusCode::OK, &plan, plan.version))
 }
 
 // ---- from a template --------------------------------------------------------------------------

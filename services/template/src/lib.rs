@@ -13,9 +13,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use plangen_core::ops::FnCheck;
+use plangen_core::service_app::{database_check, service_app};
 use plangen_core::shared_state::SharedState;
-use plangen_core::{Authenticator, ServiceOps, service_router};
+use plangen_core::{Authenticator, ServiceOps};
 
 pub use config::{Database, TemplateConfig};
 pub use routes::ApiDoc;
@@ -76,17 +76,10 @@ impl TemplateState {
 /// The template service's router, operational endpoints included.
 pub fn app(state: TemplateState) -> Router {
     use utoipa::OpenApi as _;
-    let store = state.store.clone();
-    let mut ops = ServiceOps::new("template", ApiDoc::openapi()).check(Arc::new(FnCheck::new(
-        "database",
-        move || {
-            let store = store.clone();
-            async move { store.ping().await.map_err(|e| e.to_string()) }
-        },
-    )));
-    if let Some(redis) = &state.shared.redis {
-        ops = ops.check(redis.clone());
-    }
-    let cors = plangen_core::cors::cors_layer(&state.config.allowed_origins);
-    service_router(routes::router(state), ops).layer(cors)
+    let ops = ServiceOps::new("template", ApiDoc::openapi())
+        .check(database_check(state.store.clone(), |store| async move {
+            store.ping().await
+        }));
+    let (shared, config) = (state.shared.clone(), state.config.clone());
+    service_app(routes::router(state), ops, &shared, &config.allowed_origins)
 }

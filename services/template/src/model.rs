@@ -1,14 +1,15 @@
 //! A template as stored and as the API shows it, and the body that creates or replaces one.
 
 use chrono::{DateTime, Utc};
+use plangen_core::tags::{check_tags, normalise_tags};
 use plangen_core::validate::{Validate, Violations};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::http::ts_format;
+use crate::http::{null_as_default, ts_format};
 
 pub const MAX_STEPS: usize = 500;
-pub const MAX_TAGS: usize = 20;
+pub use plangen_core::tags::MAX_TAGS;
 pub const MAX_OFFSET_DAYS: i32 = 3650;
 pub const MAX_DURATION_MINUTES: u32 = 10_080;
 
@@ -91,12 +92,6 @@ fn private() -> Visibility {
     Visibility::Private
 }
 
-fn null_as_default<'de, D: Deserializer<'de>, T: Deserialize<'de> + Default>(
-    d: D,
-) -> Result<T, D::Error> {
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// `HH:MM` with a valid hour and minute.
 pub fn is_time_of_day(s: &str) -> bool {
     let b = s.as_bytes();
@@ -113,13 +108,7 @@ impl TemplateInput {
     pub fn normalised(mut self) -> Self {
         self.name = self.name.trim().to_owned();
         self.category = self.category.trim().to_owned();
-        let mut tags: Vec<String> = Vec::new();
-        for t in self.tags.iter().map(|t| t.trim().to_owned()) {
-            if !tags.contains(&t) {
-                tags.push(t);
-            }
-        }
-        self.tags = tags;
+        self.tags = normalise_tags(&self.tags);
         for s in &mut self.steps {
             s.title = s.title.trim().to_owned();
         }
@@ -132,14 +121,7 @@ impl Validate for TemplateInput {
         v.length("name", self.name.trim(), 1, 200);
         v.length("description", &self.description, 0, 5000);
         v.length("category", self.category.trim(), 1, 64);
-        v.check(
-            self.tags.len() <= MAX_TAGS,
-            "tags",
-            format!("at most {MAX_TAGS} tags"),
-        );
-        for (i, t) in self.tags.iter().enumerate().take(MAX_TAGS + 1) {
-            v.length(format!("tags.{i}"), t.trim(), 1, 32);
-        }
+        check_tags(v, &self.tags);
         v.check(
             self.steps.len() <= MAX_STEPS,
             "steps",

@@ -2,8 +2,8 @@
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use plangen_core::auth::BearerSecurity;
 use plangen_core::validate::Valid;
@@ -13,7 +13,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::TemplateState;
 use crate::http::{
-    Direction, IfMatch, QueryParams, etag, now, page_response, paginate, plausible_id,
+    Direction, IfMatch, QueryParams, created, now, page_response, paginate, plausible_id,
+    with_etag, written,
 };
 use crate::model::{Step, Template, TemplateInput, Visibility};
 use crate::store::{ListQuery, SortField, StoreError};
@@ -64,13 +65,6 @@ pub struct CategoryList {
 
 fn store_problem(e: StoreError) -> Problem {
     e.problem("template")
-}
-
-fn with_etag(status: StatusCode, t: Template) -> Response {
-    let tag = etag(t.version);
-    let mut response = (status, Json(t)).into_response();
-    response.headers_mut().insert(header::ETAG, tag);
-    response
 }
 
 /// The template if `user` may see it; 404 otherwise (existence of others' private templates
@@ -134,13 +128,7 @@ async fn list_templates(
             "cursor",
         ],
     );
-    let limit = p.limit();
-    let (sort_name, direction) = p.sort(&SortField::NAMES, ("createdAt", Direction::Desc));
-    let sort_param = match direction {
-        Direction::Asc => sort_name.to_owned(),
-        Direction::Desc => format!("-{sort_name}"),
-    };
-    let after = p.cursor(&sort_param);
+    let page = p.page_request(&SortField::NAMES, ("createdAt", Direction::Desc));
     let q = p.text("q", 200);
     let category = p.text("category", 64);
     let tag = p.text("tag", 32);
@@ -168,14 +156,14 @@ async fn list_templates(
         tag,
         visibility,
         owner_me,
-        sort: SortField::from_name(sort_name).unwrap_or(SortField::CreatedAt),
-        direction,
-        after,
-        limit: limit + 1,
+        sort: SortField::from_name(page.sort).unwrap_or(SortField::CreatedAt),
+        direction: page.direction,
+        after: page.after,
+        limit: page.limit + 1,
     };
     p.finish()?;
     let items = state.store.list(&query).await.map_err(store_problem)?;
-    let (items, next_cursor) = paginate(items, limit, &sort_param, |last| {
+    let (items, next_cursor) = paginate(items, page.limit, &page.sort_param, |last| {
         (query.sort.key_of(last), last.id.clone())
     });
     let cursor = next_cursor.clone();
@@ -197,7 +185,7 @@ async fn get_template(
     Path(id): Path<String>,
 ) -> Result<Response, Problem> {
     let t = visible_template(&state, &user, &id).await?;
-    Ok(with_etag(StatusCode::OK, t))
+    Ok(with_etag(StatusCode::OK, &t, t.version))
 }
 
 /// Create a template owned by the caller.
@@ -225,10 +213,7 @@ async fn create_template(
         updated_at: now,
     };
     state.store.insert(&t).await.map_err(store_problem)?;
-    let location = HeaderValue::from_str(&format!("{BASE}/{}", t.id)).expect("ids are header-safe");
-    let mut response = with_etag(StatusCode::CREATED, t);
-    response.headers_mut().insert(header::LOCATION, location);
-    Ok(response)
+    Ok(created(BASE, &t.id, &t, t.version))
 }
 
 /// Replace a template (owner or admin); `If-Match: "<version>"` guards against lost updates.
@@ -257,16 +242,13 @@ async fn replace_template(
         updated_at: now(),
         ..current.clone()
     };
-    if !state
+    let done = state
         .store
         .replace(&t, current.version)
         .await
-        .map_err(store_problem)?
-    {
-        // Changed (or deleted) between our read and our write.
-        return Err(crate::http::stale(current.version + 1));
-    }
-    Ok(with_etag(StatusCode::OK, t))
+        .map_err(store_problem)?;
+    written(done, current.version)?;
+    Ok(with_etag(StatusCode::OK, &t, t.version))
 }
 
 /// Delete a template (owner or admin); `If-Match` optional.
@@ -281,14 +263,12 @@ async fn delete_template(
 ) -> Result<StatusCode, Problem> {
     let current = writable_template(&state, &user, &id).await?;
     IfMatch::from_headers(&headers).check(current.version)?;
-    if !state
+    let done = state
         .store
         .delete(&id, current.version)
         .await
-        .map_err(store_problem)?
-    {
-        return Err(crate::http::stale(current.version + 1));
-    }
+        .map_err(store_problem)?;
+    written(done, current.version)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

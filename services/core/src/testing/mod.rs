@@ -1,9 +1,12 @@
-//! Test helpers for every service crate: a real server on an ephemeral port, and the local
-//! PostgreSQL/Redis when configured (required when `PLANGEN_REQUIRE_SERVICES=1`).
+//! Test helpers for every service crate: a real server on an ephemeral port, its API called
+//! as a user, and the local PostgreSQL/Redis when configured (required when
+//! `PLANGEN_REQUIRE_SERVICES=1`).
 
+mod api;
 mod logs;
 pub mod mongo;
 
+pub use api::{ApiClient, access_token, assert_problem, problem_fields, test_env};
 pub use logs::CapturedLogs;
 
 use std::net::SocketAddr;

@@ -17,6 +17,17 @@ pub struct MongoServer {
     pub is_nx: bool,
 }
 
+impl MongoServer {
+    /// The backend's name in test output.
+    pub fn backend(&self) -> &'static str {
+        if self.is_nx {
+            "mongo(nx-27017)"
+        } else {
+            "mongo"
+        }
+    }
+}
+
 /// Kept for the life of the test binary. The child is a shell that starts nx-27017 and kills
 /// it when its stdin closes — which happens when this process exits, however it exits, so no
 /// server outlives the tests even though statics are never dropped.

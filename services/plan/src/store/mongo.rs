@@ -4,16 +4,19 @@
 //! for schedule queries.
 //!
 //! The documents sent (filters, sorts, indexes) are built by pure functions, unit tested
-//! below. Idempotency records live in `<collection>_idempotency`.
+//! below; the operations on the plans' collection are core's `MongoDocuments`. Idempotency
+//! records live in `<collection>_idempotency`.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt as _;
 use mongodb::bson::{self, Document, doc};
 use mongodb::options::IndexOptions;
-use mongodb::{Client, Collection, Database, IndexModel};
+use mongodb::{Collection, IndexModel};
+use plangen_core::mongo_documents::{
+    MongoDocuments, keyset_filter, keyset_sort, named_index, search_index,
+};
 
 use super::{CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError};
 use crate::http::{Direction, sortable};
@@ -22,21 +25,18 @@ use crate::model::Plan;
 pub use plangen_core::mongo::MongoSettings;
 
 pub struct MongoPlanStore {
-    db: Database,
-    plans: Collection<Document>,
+    plans: MongoDocuments,
     keys: Collection<Document>,
 }
 
 impl MongoPlanStore {
     /// Creates the client; no I/O happens until the first operation (`migrate` at start).
     pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
-        let client = Client::with_options(
-            plangen_core::mongo::client_options(settings, "plangen-plan").await?,
-        )?;
-        let db = client.database(&settings.database);
-        let plans = db.collection::<Document>(&settings.collection);
-        let keys = db.collection::<Document>(&format!("{}_idempotency", settings.collection));
-        Ok(Self { db, plans, keys })
+        let plans = MongoDocuments::connect(settings, "plangen-plan").await?;
+        let keys = plans
+            .database()
+            .collection::<Document>(&format!("{}_idempotency", settings.collection));
+        Ok(Self { plans, keys })
     }
 }
 
@@ -49,32 +49,17 @@ pub(crate) fn field(sort: SortField) -> &'static str {
     }
 }
 
-fn named(keys: Document, name: &str) -> IndexModel {
-    IndexModel::builder()
-        .keys(keys)
-        .options(IndexOptions::builder().name(name.to_owned()).build())
-        .build()
-}
-
 /// Owner + each sort key, owner + schedule bounds, and the text index behind `q`. `_id` is
 /// unique by itself; the `_id` tie-breaker is left out of compound keys (nx-27017 rejects
 /// inserts into indexes naming `_id`), ties are sorted in memory.
 pub(crate) fn plan_indexes() -> Vec<IndexModel> {
     vec![
-        named(doc! { "ownerId": 1, "createdAt": -1 }, "owner_createdAt"),
-        named(doc! { "ownerId": 1, "updatedAt": -1 }, "owner_updatedAt"),
-        named(doc! { "ownerId": 1, "title": 1 }, "owner_title"),
-        named(doc! { "ownerId": 1, "startDate": 1 }, "owner_startDate"),
-        named(doc! { "ownerId": 1, "dueMax": 1 }, "owner_dueMax"),
-        IndexModel::builder()
-            .keys(doc! { "title": "text", "description": "text", "tags": "text" })
-            .options(
-                IndexOptions::builder()
-                    .name("search".to_owned())
-                    .default_language("none".to_owned())
-                    .build(),
-            )
-            .build(),
+        named_index(doc! { "ownerId": 1, "createdAt": -1 }, "owner_createdAt"),
+        named_index(doc! { "ownerId": 1, "updatedAt": -1 }, "owner_updatedAt"),
+        named_index(doc! { "ownerId": 1, "title": 1 }, "owner_title"),
+        named_index(doc! { "ownerId": 1, "startDate": 1 }, "owner_startDate"),
+        named_index(doc! { "ownerId": 1, "dueMax": 1 }, "owner_dueMax"),
+        search_index(doc! { "title": "text", "description": "text", "tags": "text" }),
     ]
 }
 
@@ -112,15 +97,7 @@ pub(crate) fn list_filter(q: &ListQuery) -> Document {
         ] });
     }
     if let Some(c) = &q.after {
-        let f = field(q.sort);
-        let cmp = match q.direction {
-            Direction::Asc => "$gt",
-            Direction::Desc => "$lt",
-        };
-        and.push(doc! { "$or": [
-            { f: { cmp: &c.k } },
-            { f: &c.k, "_id": { cmp: &c.i } },
-        ] });
+        and.push(keyset_filter(field(q.sort), q.direction, c));
     }
     let mut filter = doc! { "$and": and };
     if let Some(text) = &q.q {
@@ -130,11 +107,7 @@ pub(crate) fn list_filter(q: &ListQuery) -> Document {
 }
 
 pub(crate) fn list_sort(sort: SortField, direction: Direction) -> Document {
-    let d = match direction {
-        Direction::Asc => 1,
-        Direction::Desc => -1,
-    };
-    doc! { field(sort): d, "_id": d }
+    keyset_sort(field(sort), direction)
 }
 
 /// Conditions go inside `$and` rather than beside `$or` at the top level: the same query to
@@ -171,22 +144,20 @@ pub(crate) fn key_id(owner: &str, key: &str) -> String {
 #[async_trait]
 impl PlanStore for MongoPlanStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        self.plans.create_indexes(plan_indexes()).await?;
+        self.plans
+            .collection()
+            .create_indexes(plan_indexes())
+            .await?;
         self.keys.create_indexes(key_indexes()).await?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db.run_command(doc! { "ping": 1 }).await?;
-        Ok(())
+        self.plans.ping().await
     }
 
     async fn insert(&self, p: &Plan) -> Result<(), StoreError> {
-        match self.plans.insert_one(to_doc(p)?).await {
-            Ok(_) => Ok(()),
-            Err(e) if plangen_core::mongo::is_duplicate_key(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(e.into()),
-        }
+        self.plans.insert(to_doc(p)?).await
     }
 
     async fn insert_many(&self, plans: &[Plan]) -> Result<(), StoreError> {
@@ -194,45 +165,29 @@ impl PlanStore for MongoPlanStore {
             return Ok(());
         }
         let docs = plans.iter().map(to_doc).collect::<Result<Vec<_>, _>>()?;
-        self.plans.insert_many(docs).await?;
+        self.plans.collection().insert_many(docs).await?;
         Ok(())
     }
 
     async fn get(&self, id: &str) -> Result<Option<Plan>, StoreError> {
-        self.plans
-            .find_one(doc! { "_id": id })
-            .await?
-            .map(from_doc)
-            .transpose()
+        self.plans.get(id).await?.map(from_doc).transpose()
     }
 
     async fn replace(&self, p: &Plan, expected_version: i64) -> Result<bool, StoreError> {
-        let done = self
-            .plans
-            .replace_one(
-                doc! { "_id": &p.id, "version": expected_version },
-                to_doc(p)?,
-            )
-            .await?;
-        Ok(done.matched_count == 1)
+        self.plans
+            .replace(&p.id, expected_version, to_doc(p)?)
+            .await
     }
 
     async fn delete(&self, id: &str, expected_version: i64) -> Result<bool, StoreError> {
-        let done = self
-            .plans
-            .delete_one(doc! { "_id": id, "version": expected_version })
-            .await?;
-        Ok(done.deleted_count == 1)
+        self.plans.delete(id, expected_version).await
     }
 
     async fn list(&self, q: &ListQuery) -> Result<Vec<Plan>, StoreError> {
-        let cursor = self
+        let docs = self
             .plans
-            .find(list_filter(q))
-            .sort(list_sort(q.sort, q.direction))
-            .limit(i64::from(q.limit))
+            .find_page(list_filter(q), list_sort(q.sort, q.direction), q.limit)
             .await?;
-        let docs: Vec<Document> = cursor.try_collect().await?;
         docs.into_iter().map(from_doc).collect()
     }
 
@@ -242,8 +197,7 @@ impl PlanStore for MongoPlanStore {
         from: &str,
         to: &str,
     ) -> Result<Vec<Plan>, StoreError> {
-        let cursor = self.plans.find(schedule_filter(owner, from, to)).await?;
-        let docs: Vec<Document> = cursor.try_collect().await?;
+        let docs = self.plans.find(schedule_filter(owner, from, to)).await?;
         docs.into_iter().map(from_doc).collect()
     }
 

@@ -1,12 +1,16 @@
 //! SQLite backend (the embedded default): JSON documents in the file the other services use,
-//! with the columns that filters, sorts and schedules need.
+//! with the columns that filters, sorts and schedules need. What is not in this table's own
+//! words (get, delete, the `q` and `tag` filters) is core's `SqliteDocuments`.
 
 use std::path::Path;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use plangen_core::sqlite_documents::{
+    SqliteDocuments, insert_error, parse_rows, push_any_word, push_has_tag, to_json,
+};
 use sqlx::migrate::Migrator;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{
     CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError, search_text,
@@ -18,13 +22,13 @@ use crate::model::Plan;
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations_plan";
 
 pub struct SqlitePlanStore {
-    pool: SqlitePool,
+    docs: SqliteDocuments,
 }
 
 impl SqlitePlanStore {
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
-            pool: plangen_core::sqlite::open_sqlite(path).await?,
+            docs: SqliteDocuments::open(path, "plans").await?,
         })
     }
 
@@ -41,34 +45,6 @@ fn column(field: SortField) -> &'static str {
         SortField::StartDate => "start_date",
         SortField::CreatedAt => "created_at",
         SortField::UpdatedAt => "updated_at",
-    }
-}
-
-/// `LIKE` pattern for a literal substring (`\` escapes).
-fn like_pattern(word: &str) -> String {
-    let mut p = String::from("%");
-    for c in word.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
-fn parse(doc: &str) -> Result<Plan, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn to_json(p: &Plan) -> Result<String, StoreError> {
-    serde_json::to_string(p).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn classify(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-        _ => StoreError::Sqlite(e),
     }
 }
 
@@ -98,28 +74,27 @@ async fn insert_one<'e, E: sqlx::Executor<'e, Database = Sqlite>>(
     .bind(to_json(p)?)
     .execute(exec)
     .await
-    .map_err(classify)?;
+    .map_err(insert_error)?;
     Ok(())
 }
 
 #[async_trait]
 impl PlanStore for SqlitePlanStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        Self::migrator().run(&self.pool).await?;
+        Self::migrator().run(self.docs.pool()).await?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.docs.ping().await
     }
 
     async fn insert(&self, p: &Plan) -> Result<(), StoreError> {
-        insert_one(&self.pool, p).await
+        insert_one(self.docs.pool(), p).await
     }
 
     async fn insert_many(&self, plans: &[Plan]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.docs.pool().begin().await?;
         for p in plans {
             insert_one(&mut *tx, p).await?;
         }
@@ -128,11 +103,7 @@ impl PlanStore for SqlitePlanStore {
     }
 
     async fn get(&self, id: &str) -> Result<Option<Plan>, StoreError> {
-        let row = sqlx::query("SELECT doc FROM plans WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| parse(r.get("doc"))).transpose()
+        self.docs.get(id).await
     }
 
     async fn replace(&self, p: &Plan, expected_version: i64) -> Result<bool, StoreError> {
@@ -156,18 +127,13 @@ impl PlanStore for SqlitePlanStore {
         .bind(p.version)
         .bind(sortable(&p.updated_at))
         .bind(to_json(p)?)
-        .execute(&self.pool)
+        .execute(self.docs.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete(&self, id: &str, expected_version: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM plans WHERE id = $1 AND version = $2")
-            .bind(id)
-            .bind(expected_version)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.docs.delete(id, expected_version).await
     }
 
     async fn list(&self, q: &ListQuery) -> Result<Vec<Plan>, StoreError> {
@@ -175,25 +141,13 @@ impl PlanStore for SqlitePlanStore {
             QueryBuilder::new("SELECT doc FROM plans WHERE owner_id = ");
         b.push_bind(&q.owner);
         if let Some(text) = &q.q {
-            // Any word, as MongoDB's $text does.
-            b.push(" AND (");
-            for (i, word) in text.split_whitespace().enumerate() {
-                if i > 0 {
-                    b.push(" OR ");
-                }
-                b.push("search LIKE ")
-                    .push_bind(like_pattern(&word.to_lowercase()))
-                    .push(" ESCAPE '\\'");
-            }
-            b.push(")");
+            push_any_word(&mut b, text);
         }
         if let Some(s) = q.status {
             b.push(" AND status = ").push_bind(s.as_str());
         }
         if let Some(tag) = &q.tag {
-            b.push(" AND EXISTS (SELECT 1 FROM json_each(doc, '$.tags') WHERE value = ")
-                .push_bind(tag)
-                .push(")");
+            push_has_tag(&mut b, tag);
         }
         if let Some(to) = &q.to {
             b.push(" AND start_date <= ").push_bind(to);
@@ -209,8 +163,8 @@ impl PlanStore for SqlitePlanStore {
             q.after.as_ref(),
             q.limit,
         );
-        let rows = b.build().fetch_all(&self.pool).await?;
-        rows.iter().map(|r| parse(r.get("doc"))).collect()
+        let rows = b.build().fetch_all(self.docs.pool()).await?;
+        parse_rows(&rows)
     }
 
     async fn schedule_candidates(
@@ -226,9 +180,9 @@ impl PlanStore for SqlitePlanStore {
         .bind(owner)
         .bind(from)
         .bind(to)
-        .fetch_all(&self.pool)
+        .fetch_all(self.docs.pool())
         .await?;
-        rows.iter().map(|r| parse(r.get("doc"))).collect()
+        parse_rows(&rows)
     }
 
     async fn claim_key(
@@ -238,7 +192,7 @@ impl PlanStore for SqlitePlanStore {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.docs.pool().begin().await?;
         // Forget expired records and claims abandoned by a crashed request.
         sqlx::query(
             "DELETE FROM plan_idempotency WHERE owner_id = $1 AND key = $2
@@ -287,7 +241,7 @@ impl PlanStore for SqlitePlanStore {
             .bind(owner)
             .bind(key)
             .bind(response)
-            .execute(&self.pool)
+            .execute(self.docs.pool())
             .await?;
         Ok(())
     }
@@ -298,7 +252,7 @@ impl PlanStore for SqlitePlanStore {
         )
         .bind(owner)
         .bind(key)
-        .execute(&self.pool)
+        .execute(self.docs.pool())
         .await?;
         Ok(())
     }

@@ -4,11 +4,10 @@
 #![allow(dead_code)] // reason: each test binary uses a different part of the harness
 
 pub use plangen_core::testing::mongo;
+pub use plangen_core::testing::{assert_problem, problem_fields as fields};
 
-use std::time::Duration;
-
-use plangen_core::testing::TestServer;
-use plangen_core::{Env, TokenKeys, config::Secret};
+use plangen_core::Env;
+use plangen_core::testing::{self, ApiClient, TestServer};
 use plangen_plan::{PlanConfig, PlanState, app};
 use serde_json::{Value, json};
 
@@ -21,13 +20,12 @@ pub struct Harness {
     pub templates: TestServer,
     pub state: PlanState,
     pub http: reqwest::Client,
+    pub api: ApiClient,
     _dir: tempfile::TempDir,
 }
 
 fn env(vars: &[(&str, &str)]) -> Env {
-    let mut all = vec![("ACCESS_TOKEN_SECRET".to_owned(), ACCESS_SECRET.to_owned())];
-    all.extend(vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
-    Env::from_map(all)
+    testing::test_env(&[("ACCESS_TOKEN_SECRET", ACCESS_SECRET)], vars)
 }
 
 /// A template service on its own SQLite file.
@@ -75,13 +73,15 @@ async fn start(
     let config = PlanConfig::from_env(env(&vars)).unwrap();
     let state = PlanState::new(config).await.unwrap();
     let server = TestServer::spawn(app(state.clone())).await;
+    let api = ApiClient::new(&server, "/api/plans", backend, ACCESS_SECRET);
     Harness {
         backend,
         is_nx,
         server,
         templates,
         state,
-        http: reqwest::Client::new(),
+        http: api.http.clone(),
+        api,
         _dir: dir,
     }
 }
@@ -92,14 +92,9 @@ pub async fn sqlite_harness(options: &Options) -> Harness {
 
 pub async fn mongo_harness(options: &Options) -> Option<Harness> {
     let server = mongo::mongo_server()?;
-    let backend = if server.is_nx {
-        "mongo(nx-27017)"
-    } else {
-        "mongo"
-    };
     Some(
         start(
-            backend,
+            server.backend(),
             server.is_nx,
             vec![
                 ("DATABASE_URL", server.url),
@@ -124,51 +119,34 @@ pub async fn harnesses() -> Vec<Harness> {
 }
 
 pub fn token(user: &str) -> String {
-    let keys = TokenKeys::new(&Secret::new(ACCESS_SECRET), Duration::from_secs(600));
-    keys.sign(&keys.claims_for(
-        user,
-        &format!("s-{user}"),
-        &format!("{user}@example.org"),
-        "user",
-    ))
+    testing::access_token(ACCESS_SECRET, user, "user")
 }
 
 impl Harness {
     pub fn url(&self, path: &str) -> String {
-        self.server.url(&format!("/api/plans{path}"))
+        self.api.url(path)
     }
 
     pub fn req(&self, method: reqwest::Method, path: &str, user: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, self.url(path))
-            .bearer_auth(token(user))
+        self.api.request(method, path, user)
     }
 
     pub async fn get(&self, path: &str, user: &str) -> reqwest::Response {
-        self.req(reqwest::Method::GET, path, user)
-            .send()
-            .await
-            .unwrap()
+        self.api.get(path, user).await
     }
 
     pub async fn get_json(&self, path: &str, user: &str) -> Value {
-        let res = self.get(path, user).await;
-        assert_eq!(res.status(), 200, "[{}] GET {path}", self.backend);
-        res.json().await.unwrap()
+        self.api.get_json(path, user).await
     }
 
     pub async fn post(&self, path: &str, user: &str, body: &Value) -> reqwest::Response {
-        self.req(reqwest::Method::POST, path, user)
-            .json(body)
-            .send()
+        self.api
+            .send_json(reqwest::Method::POST, path, user, None, body)
             .await
-            .unwrap()
     }
 
     pub async fn create(&self, user: &str, body: Value) -> Value {
-        let res = self.post("", user, &body).await;
-        assert_eq!(res.status(), 201, "[{}] create", self.backend);
-        res.json().await.unwrap()
+        self.api.create(user, &body).await
     }
 
     pub async fn put(
@@ -178,13 +156,15 @@ impl Harness {
         if_match: Option<&str>,
         body: &Value,
     ) -> reqwest::Response {
-        let mut req = self
-            .req(reqwest::Method::PUT, &format!("/{id}"), user)
-            .json(body);
-        if let Some(m) = if_match {
-            req = req.header("if-match", m);
-        }
-        req.send().await.unwrap()
+        self.api
+            .send_json(
+                reqwest::Method::PUT,
+                &format!("/{id}"),
+                user,
+                if_match,
+                body,
+            )
+            .await
     }
 
     pub async fn patch_item(
@@ -195,21 +175,14 @@ impl Harness {
         if_match: Option<&str>,
         body: &Value,
     ) -> reqwest::Response {
-        let mut req = self
-            .req(reqwest::Method::PATCH, &format!("/{id}/items/{item}"), user)
-            .json(body);
-        if let Some(m) = if_match {
-            req = req.header("if-match", m);
-        }
-        req.send().await.unwrap()
+        let path = format!("/{id}/items/{item}");
+        self.api
+            .send_json(reqwest::Method::PATCH, &path, user, if_match, body)
+            .await
     }
 
     pub async fn delete(&self, id: &str, user: &str, if_match: Option<&str>) -> reqwest::Response {
-        let mut req = self.req(reqwest::Method::DELETE, &format!("/{id}"), user);
-        if let Some(m) = if_match {
-            req = req.header("if-match", m);
-        }
-        req.send().await.unwrap()
+        self.api.delete(&format!("/{id}"), user, if_match).await
     }
 
     /// Creates a template on the template service; returns its id.
@@ -253,30 +226,4 @@ pub fn plan(title: &str) -> Value {
             { "title": "Second" }
         ]
     })
-}
-
-pub async fn assert_problem(res: reqwest::Response, status: u16, slug: &str) -> Value {
-    assert_eq!(res.status().as_u16(), status, "status");
-    assert_eq!(
-        res.headers()["content-type"].to_str().unwrap(),
-        "application/problem+json"
-    );
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(
-        body["type"],
-        format!("https://plangen.io/problems/{slug}"),
-        "{body}"
-    );
-    body
-}
-
-pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }

@@ -2,13 +2,15 @@
 //! fixed-width RFC 3339 strings (they sort as time), so cursors match the SQLite backend's.
 //!
 //! The documents sent (filters, sorts, pipelines, indexes) are built by pure functions, unit
-//! tested below.
+//! tested below; the operations on the collection are core's `MongoDocuments`.
 
 use async_trait::async_trait;
 use futures::TryStreamExt as _;
+use mongodb::IndexModel;
 use mongodb::bson::{Bson, Document, doc};
-use mongodb::options::IndexOptions;
-use mongodb::{Client, Collection, Database, IndexModel};
+use plangen_core::mongo_documents::{
+    MongoDocuments, keyset_filter, keyset_sort, named_index, search_index,
+};
 
 use super::{CategoryCount, ListQuery, SortField, StoreError, TemplateStore};
 use crate::http::Direction;
@@ -17,19 +19,15 @@ use crate::model::Template;
 pub use plangen_core::mongo::MongoSettings;
 
 pub struct MongoTemplateStore {
-    db: Database,
-    coll: Collection<Document>,
+    docs: MongoDocuments,
 }
 
 impl MongoTemplateStore {
     /// Creates the client; no I/O happens until the first operation (`migrate` at start).
     pub async fn connect(settings: &MongoSettings) -> Result<Self, StoreError> {
-        let client = Client::with_options(
-            plangen_core::mongo::client_options(settings, "plangen-template").await?,
-        )?;
-        let db = client.database(&settings.database);
-        let coll = db.collection::<Document>(&settings.collection);
-        Ok(Self { db, coll })
+        Ok(Self {
+            docs: MongoDocuments::connect(settings, "plangen-template").await?,
+        })
     }
 }
 
@@ -46,32 +44,17 @@ pub(crate) fn field(sort: SortField) -> &'static str {
 /// of the compound keys (nx-27017 rejects inserts into indexes naming `_id`); ties on one
 /// timestamp are rare, so MongoDB sorts them in memory.
 pub(crate) fn index_models() -> Vec<IndexModel> {
-    let named = |keys: Document, name: &str| {
-        IndexModel::builder()
-            .keys(keys)
-            .options(IndexOptions::builder().name(name.to_owned()).build())
-            .build()
-    };
     vec![
-        named(doc! { "ownerId": 1, "createdAt": -1 }, "owner_createdAt"),
-        named(doc! { "ownerId": 1, "updatedAt": -1 }, "owner_updatedAt"),
-        named(doc! { "ownerId": 1, "name": 1 }, "owner_name"),
-        named(
+        named_index(doc! { "ownerId": 1, "createdAt": -1 }, "owner_createdAt"),
+        named_index(doc! { "ownerId": 1, "updatedAt": -1 }, "owner_updatedAt"),
+        named_index(doc! { "ownerId": 1, "name": 1 }, "owner_name"),
+        named_index(
             doc! { "visibility": 1, "createdAt": -1 },
             "visibility_createdAt",
         ),
-        named(doc! { "category": 1 }, "category"),
-        named(doc! { "tags": 1 }, "tags"),
-        IndexModel::builder()
-            .keys(doc! { "name": "text", "description": "text", "tags": "text" })
-            .options(
-                IndexOptions::builder()
-                    .name("search".to_owned())
-                    // No stemming or stop words: a search for a word finds that word.
-                    .default_language("none".to_owned())
-                    .build(),
-            )
-            .build(),
+        named_index(doc! { "category": 1 }, "category"),
+        named_index(doc! { "tags": 1 }, "tags"),
+        search_index(doc! { "name": "text", "description": "text", "tags": "text" }),
     ]
 }
 
@@ -95,15 +78,7 @@ pub(crate) fn list_filter(q: &ListQuery) -> Document {
         and.push(doc! { "tags": t });
     }
     if let Some(c) = &q.after {
-        let f = field(q.sort);
-        let cmp = match q.direction {
-            Direction::Asc => "$gt",
-            Direction::Desc => "$lt",
-        };
-        and.push(doc! { "$or": [
-            { f: { cmp: &c.k } },
-            { f: &c.k, "_id": { cmp: &c.i } },
-        ] });
+        and.push(keyset_filter(field(q.sort), q.direction, c));
     }
     let mut filter = doc! { "$and": and };
     if let Some(text) = &q.q {
@@ -114,11 +89,7 @@ pub(crate) fn list_filter(q: &ListQuery) -> Document {
 }
 
 pub(crate) fn list_sort(sort: SortField, direction: Direction) -> Document {
-    let d = match direction {
-        Direction::Asc => 1,
-        Direction::Desc => -1,
-    };
-    doc! { field(sort): d, "_id": d }
+    keyset_sort(field(sort), direction)
 }
 
 pub(crate) fn categories_pipeline(viewer: &str) -> Vec<Document> {
@@ -141,63 +112,47 @@ pub(crate) fn from_doc(d: Document) -> Result<Template, StoreError> {
 #[async_trait]
 impl TemplateStore for MongoTemplateStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        self.coll.create_indexes(index_models()).await?;
+        self.docs
+            .collection()
+            .create_indexes(index_models())
+            .await?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.db.run_command(doc! { "ping": 1 }).await?;
-        Ok(())
+        self.docs.ping().await
     }
 
     async fn insert(&self, t: &Template) -> Result<(), StoreError> {
-        match self.coll.insert_one(to_doc(t)?).await {
-            Ok(_) => Ok(()),
-            Err(e) if plangen_core::mongo::is_duplicate_key(&e) => Err(StoreError::Conflict),
-            Err(e) => Err(e.into()),
-        }
+        self.docs.insert(to_doc(t)?).await
     }
 
     async fn get(&self, id: &str) -> Result<Option<Template>, StoreError> {
-        self.coll
-            .find_one(doc! { "_id": id })
-            .await?
-            .map(from_doc)
-            .transpose()
+        self.docs.get(id).await?.map(from_doc).transpose()
     }
 
     async fn replace(&self, t: &Template, expected_version: i64) -> Result<bool, StoreError> {
-        let done = self
-            .coll
-            .replace_one(
-                doc! { "_id": &t.id, "version": expected_version },
-                to_doc(t)?,
-            )
-            .await?;
-        Ok(done.matched_count == 1)
+        self.docs.replace(&t.id, expected_version, to_doc(t)?).await
     }
 
     async fn delete(&self, id: &str, expected_version: i64) -> Result<bool, StoreError> {
-        let done = self
-            .coll
-            .delete_one(doc! { "_id": id, "version": expected_version })
-            .await?;
-        Ok(done.deleted_count == 1)
+        self.docs.delete(id, expected_version).await
     }
 
     async fn list(&self, q: &ListQuery) -> Result<Vec<Template>, StoreError> {
-        let cursor = self
-            .coll
-            .find(list_filter(q))
-            .sort(list_sort(q.sort, q.direction))
-            .limit(i64::from(q.limit))
+        let docs = self
+            .docs
+            .find_page(list_filter(q), list_sort(q.sort, q.direction), q.limit)
             .await?;
-        let docs: Vec<Document> = cursor.try_collect().await?;
         docs.into_iter().map(from_doc).collect()
     }
 
     async fn categories(&self, viewer: &str) -> Result<Vec<CategoryCount>, StoreError> {
-        let cursor = self.coll.aggregate(categories_pipeline(viewer)).await?;
+        let cursor = self
+            .docs
+            .collection()
+            .aggregate(categories_pipeline(viewer))
+            .await?;
         let docs: Vec<Document> = cursor.try_collect().await?;
         docs.iter()
             .map(|d| {

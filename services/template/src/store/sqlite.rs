@@ -1,11 +1,15 @@
 //! SQLite backend (the embedded default): JSON documents in the file the auth service uses,
-//! with the columns that filters and sorts need.
+//! with the columns that filters and sorts need. What is not in this table's own words (get,
+//! delete, the `q` and `tag` filters) is core's `SqliteDocuments`.
 
 use std::path::Path;
 
 use async_trait::async_trait;
+use plangen_core::sqlite_documents::{
+    SqliteDocuments, insert_error, parse_rows, push_any_word, push_has_tag, to_json,
+};
 use sqlx::migrate::Migrator;
-use sqlx::{QueryBuilder, Row, Sqlite, SqlitePool};
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{CategoryCount, ListQuery, SortField, StoreError, TemplateStore};
 use crate::http::sortable;
@@ -15,13 +19,13 @@ use crate::model::Template;
 const MIGRATIONS_TABLE: &str = "_sqlx_migrations_template";
 
 pub struct SqliteTemplateStore {
-    pool: SqlitePool,
+    docs: SqliteDocuments,
 }
 
 impl SqliteTemplateStore {
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
         Ok(Self {
-            pool: plangen_core::sqlite::open_sqlite(path).await?,
+            docs: SqliteDocuments::open(path, "templates").await?,
         })
     }
 
@@ -44,44 +48,19 @@ fn column(field: SortField) -> &'static str {
     }
 }
 
-/// `LIKE` pattern for a literal substring (`\` escapes).
-pub(crate) fn like_pattern(word: &str) -> String {
-    let mut p = String::from("%");
-    for c in word.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            p.push('\\');
-        }
-        p.push(c);
-    }
-    p.push('%');
-    p
-}
-
-fn parse(doc: &str) -> Result<Template, StoreError> {
-    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn classify(e: sqlx::Error) -> StoreError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict,
-        _ => StoreError::Sqlite(e),
-    }
-}
-
 #[async_trait]
 impl TemplateStore for SqliteTemplateStore {
     async fn migrate(&self) -> Result<(), StoreError> {
-        Self::migrator().run(&self.pool).await?;
+        Self::migrator().run(self.docs.pool()).await?;
         Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
+        self.docs.ping().await
     }
 
     async fn insert(&self, t: &Template) -> Result<(), StoreError> {
-        let doc = serde_json::to_string(t).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let doc = to_json(t)?;
         sqlx::query(
             "INSERT INTO templates (id, owner_id, name, category, visibility, search, version, created_at, updated_at, doc)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -96,22 +75,18 @@ impl TemplateStore for SqliteTemplateStore {
         .bind(sortable(&t.created_at))
         .bind(sortable(&t.updated_at))
         .bind(doc)
-        .execute(&self.pool)
+        .execute(self.docs.pool())
         .await
-        .map_err(classify)?;
+        .map_err(insert_error)?;
         Ok(())
     }
 
     async fn get(&self, id: &str) -> Result<Option<Template>, StoreError> {
-        let row = sqlx::query("SELECT doc FROM templates WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| parse(r.get("doc"))).transpose()
+        self.docs.get(id).await
     }
 
     async fn replace(&self, t: &Template, expected_version: i64) -> Result<bool, StoreError> {
-        let doc = serde_json::to_string(t).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let doc = to_json(t)?;
         let done = sqlx::query(
             "UPDATE templates SET name = $3, category = $4, visibility = $5, search = $6,
                  version = $7, updated_at = $8, doc = $9
@@ -126,18 +101,13 @@ impl TemplateStore for SqliteTemplateStore {
         .bind(t.version)
         .bind(sortable(&t.updated_at))
         .bind(doc)
-        .execute(&self.pool)
+        .execute(self.docs.pool())
         .await?;
         Ok(done.rows_affected() == 1)
     }
 
     async fn delete(&self, id: &str, expected_version: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM templates WHERE id = $1 AND version = $2")
-            .bind(id)
-            .bind(expected_version)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+        self.docs.delete(id, expected_version).await
     }
 
     async fn list(&self, q: &ListQuery) -> Result<Vec<Template>, StoreError> {
@@ -150,17 +120,7 @@ impl TemplateStore for SqliteTemplateStore {
                 .push(" OR visibility = 'public')");
         }
         if let Some(text) = &q.q {
-            // Any word, as MongoDB's $text does.
-            b.push(" AND (");
-            for (i, word) in text.split_whitespace().enumerate() {
-                if i > 0 {
-                    b.push(" OR ");
-                }
-                b.push("search LIKE ")
-                    .push_bind(like_pattern(&word.to_lowercase()))
-                    .push(" ESCAPE '\\'");
-            }
-            b.push(")");
+            push_any_word(&mut b, text);
         }
         if let Some(c) = &q.category {
             b.push(" AND category = ").push_bind(c);
@@ -169,9 +129,7 @@ impl TemplateStore for SqliteTemplateStore {
             b.push(" AND visibility = ").push_bind(v.as_str());
         }
         if let Some(tag) = &q.tag {
-            b.push(" AND EXISTS (SELECT 1 FROM json_each(doc, '$.tags') WHERE value = ")
-                .push_bind(tag)
-                .push(")");
+            push_has_tag(&mut b, tag);
         }
         plangen_core::sqlite::push_keyset_page(
             &mut b,
@@ -180,8 +138,8 @@ impl TemplateStore for SqliteTemplateStore {
             q.after.as_ref(),
             q.limit,
         );
-        let rows = b.build().fetch_all(&self.pool).await?;
-        rows.iter().map(|r| parse(r.get("doc"))).collect()
+        let rows = b.build().fetch_all(self.docs.pool()).await?;
+        parse_rows(&rows)
     }
 
     async fn categories(&self, viewer: &str) -> Result<Vec<CategoryCount>, StoreError> {
@@ -191,7 +149,7 @@ impl TemplateStore for SqliteTemplateStore {
              GROUP BY category ORDER BY category",
         )
         .bind(viewer)
-        .fetch_all(&self.pool)
+        .fetch_all(self.docs.pool())
         .await?;
         Ok(rows
             .iter()

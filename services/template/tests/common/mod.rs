@@ -4,11 +4,10 @@
 #![allow(dead_code)] // reason: each test binary uses a different part of the harness
 
 pub use plangen_core::testing::mongo;
+pub use plangen_core::testing::problem_fields as fields;
 
-use std::time::Duration;
-
-use plangen_core::testing::TestServer;
-use plangen_core::{Env, TokenKeys, config::Secret};
+use plangen_core::Env;
+use plangen_core::testing::{self, ApiClient, TestServer};
 use plangen_template::{TemplateConfig, TemplateState, app};
 use serde_json::{Value, json};
 
@@ -21,19 +20,19 @@ pub struct Harness {
     pub server: TestServer,
     pub state: TemplateState,
     pub http: reqwest::Client,
+    pub api: ApiClient,
     _dir: Option<tempfile::TempDir>,
 }
 
+/// Environment for a test service; `extra` overrides.
 pub fn env(database_url: &str, extra: &[(&str, &str)]) -> Env {
-    let mut vars = vec![
-        ("ACCESS_TOKEN_SECRET".to_owned(), ACCESS_SECRET.to_owned()),
-        ("DATABASE_URL".to_owned(), database_url.to_owned()),
-    ];
-    for (k, v) in extra {
-        vars.retain(|(name, _)| name != k);
-        vars.push(((*k).to_owned(), (*v).to_owned()));
-    }
-    Env::from_map(vars)
+    testing::test_env(
+        &[
+            ("ACCESS_TOKEN_SECRET", ACCESS_SECRET),
+            ("DATABASE_URL", database_url),
+        ],
+        extra,
+    )
 }
 
 pub async fn sqlite_harness() -> Harness {
@@ -53,12 +52,7 @@ pub async fn mongo_harness() -> Option<Harness> {
     ))
     .unwrap();
     let state = TemplateState::new(config).await.unwrap();
-    let backend = if server.is_nx {
-        "mongo(nx-27017)"
-    } else {
-        "mongo"
-    };
-    Some(Harness::start(backend, server.is_nx, state, None).await)
+    Some(Harness::start(server.backend(), server.is_nx, state, None).await)
 }
 
 /// Every backend available, each with its own empty store.
@@ -76,13 +70,7 @@ pub fn token(user: &str) -> String {
 }
 
 pub fn token_with_role(user: &str, role: &str) -> String {
-    let keys = TokenKeys::new(&Secret::new(ACCESS_SECRET), Duration::from_secs(600));
-    keys.sign(&keys.claims_for(
-        user,
-        &format!("s-{user}"),
-        &format!("{user}@example.org"),
-        role,
-    ))
+    testing::access_token(ACCESS_SECRET, user, role)
 }
 
 impl Harness {
@@ -93,50 +81,39 @@ impl Harness {
         dir: Option<tempfile::TempDir>,
     ) -> Self {
         let server = TestServer::spawn(app(state.clone())).await;
+        let api = ApiClient::new(&server, "/api/templates", backend, ACCESS_SECRET);
         Self {
             backend,
             is_nx,
             server,
             state,
-            http: reqwest::Client::new(),
+            http: api.http.clone(),
+            api,
             _dir: dir,
         }
     }
 
     pub fn url(&self, path: &str) -> String {
-        self.server.url(&format!("/api/templates{path}"))
+        self.api.url(path)
     }
 
     pub async fn get(&self, path: &str, user: &str) -> reqwest::Response {
-        self.http
-            .get(self.url(path))
-            .bearer_auth(token(user))
-            .send()
-            .await
-            .unwrap()
+        self.api.get(path, user).await
     }
 
     pub async fn get_json(&self, path: &str, user: &str) -> Value {
-        let res = self.get(path, user).await;
-        assert_eq!(res.status(), 200, "[{}] GET {path}", self.backend);
-        res.json().await.unwrap()
+        self.api.get_json(path, user).await
     }
 
     pub async fn post(&self, user: &str, body: Value) -> reqwest::Response {
-        self.http
-            .post(self.url(""))
-            .bearer_auth(token(user))
-            .json(&body)
-            .send()
+        self.api
+            .send_json(reqwest::Method::POST, "", user, None, &body)
             .await
-            .unwrap()
     }
 
     /// Creates a template and returns it.
     pub async fn create(&self, user: &str, body: Value) -> Value {
-        let res = self.post(user, body).await;
-        assert_eq!(res.status(), 201, "[{}] create", self.backend);
-        res.json().await.unwrap()
+        self.api.create(user, &body).await
     }
 
     pub async fn put(
@@ -146,26 +123,19 @@ impl Harness {
         if_match: Option<&str>,
         body: Value,
     ) -> reqwest::Response {
-        let mut req = self
-            .http
-            .put(self.url(&format!("/{id}")))
-            .bearer_auth(token(user))
-            .json(&body);
-        if let Some(m) = if_match {
-            req = req.header("if-match", m);
-        }
-        req.send().await.unwrap()
+        self.api
+            .send_json(
+                reqwest::Method::PUT,
+                &format!("/{id}"),
+                user,
+                if_match,
+                &body,
+            )
+            .await
     }
 
     pub async fn delete(&self, id: &str, user: &str, if_match: Option<&str>) -> reqwest::Response {
-        let mut req = self
-            .http
-            .delete(self.url(&format!("/{id}")))
-            .bearer_auth(token(user));
-        if let Some(m) = if_match {
-            req = req.header("if-match", m);
-        }
-        req.send().await.unwrap()
+        self.api.delete(&format!("/{id}"), user, if_match).await
     }
 }
 
@@ -186,29 +156,7 @@ pub fn template(name: &str) -> Value {
 
 /// Asserts a problem+json answer with the given status and type slug; returns the body.
 pub async fn assert_problem(res: reqwest::Response, status: u16, slug: &str) -> Value {
-    assert_eq!(res.status().as_u16(), status, "status");
-    assert_eq!(
-        res.headers()["content-type"].to_str().unwrap(),
-        "application/problem+json"
-    );
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(
-        body["type"],
-        format!("https://plangen.io/problems/{slug}"),
-        "{body}"
-    );
+    let body = testing::assert_problem(res, status, slug).await;
     assert_eq!(body["status"], status);
     body
-}
-
-/// The `field`s of a problem's errors.
-pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
