@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::sync::Mutex as AsyncMutex;
+use tokio::sync::OnceCell;
 
 use crate::config::RedisConfig;
 
@@ -253,7 +253,9 @@ return {count, ttl}
 /// and stays up while Redis is down (its `/readyz` says so) and recovers by itself.
 pub struct RedisState {
     client: redis::Client,
-    connection: AsyncMutex<Option<ConnectionManager>>,
+    /// Made by the first command that needs it (a failed attempt leaves it empty for the next
+    /// one); then every command only clones it — no lock that every request would queue on.
+    connection: OnceCell<ConnectionManager>,
     prefix: String,
     hit: redis::Script,
 }
@@ -266,31 +268,30 @@ impl RedisState {
             .expect("a TCP connection info always opens a client");
         Self {
             client,
-            connection: AsyncMutex::new(None),
+            connection: OnceCell::new(),
             prefix: key_prefix.to_owned(),
             hit: redis::Script::new(HIT_SCRIPT),
         }
     }
 
     async fn connection(&self) -> Result<ConnectionManager, SharedStateError> {
-        let mut slot = self.connection.lock().await;
-        if let Some(c) = slot.as_ref() {
-            return Ok(c.clone());
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(REDIS_TIMEOUT))
-            .set_response_timeout(Some(REDIS_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_secs(2));
-        let manager = tokio::time::timeout(
-            REDIS_TIMEOUT * 2,
-            ConnectionManager::new_with_config(self.client.clone(), config),
-        )
-        .await
-        .map_err(|_| SharedStateError::Unreachable("connection timed out".into()))?
-        .map_err(|e| SharedStateError::Unreachable(e.to_string()))?;
-        *slot = Some(manager.clone());
-        Ok(manager)
+        self.connection
+            .get_or_try_init(|| async {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(REDIS_TIMEOUT))
+                    .set_response_timeout(Some(REDIS_TIMEOUT))
+                    .set_number_of_retries(1)
+                    .set_max_delay(Duration::from_secs(2));
+                tokio::time::timeout(
+                    REDIS_TIMEOUT * 2,
+                    ConnectionManager::new_with_config(self.client.clone(), config),
+                )
+                .await
+                .map_err(|_| SharedStateError::Unreachable("connection timed out".into()))?
+                .map_err(|e| SharedStateError::Unreachable(e.to_string()))
+            })
+            .await
+            .cloned()
     }
 
     fn key(&self, kind: &str, key: &str) -> String {
