@@ -361,18 +361,27 @@ async fn login_register_and_refresh_have_a_stricter_separate_budget() {
     assert_eq!(res.headers()["ratelimit-limit"], "300");
 }
 
-#[tokio::test]
-async fn two_gateways_on_one_redis_share_the_budget() {
-    let Some(redis) = plangen_core::testing::redis_config() else {
-        return;
-    };
+/// Two gateway replicas keeping their state in one Redis (under a fresh key prefix), the
+/// upstreams they share and that state; `None` without Redis.
+async fn replicas_on_redis(
+    extra: &[(&str, &str)],
+) -> Option<(Upstreams, Gateway, Gateway, SharedState)> {
+    let redis = plangen_core::testing::redis_config()?;
     let up = upstreams().await;
     let prefix = plangen_core::testing::unique_prefix();
     let urls = [up.auth.url(), up.plans.url(), up.templates.url()];
     let urls = [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()];
-    let extra = [("RATE_LIMIT_MAX_REQUESTS", "4")];
-    let a = gateway_with(config(urls, &extra), SharedState::redis(&redis, &prefix)).await;
-    let b = gateway_with(config(urls, &extra), SharedState::redis(&redis, &prefix)).await;
+    let shared = SharedState::redis(&redis, &prefix);
+    let a = gateway_with(config(urls, extra), shared.clone()).await;
+    let b = gateway_with(config(urls, extra), SharedState::redis(&redis, &prefix)).await;
+    Some((up, a, b, shared))
+}
+
+#[tokio::test]
+async fn two_gateways_on_one_redis_share_the_budget() {
+    let Some((_up, a, b, _)) = replicas_on_redis(&[("RATE_LIMIT_MAX_REQUESTS", "4")]).await else {
+        return;
+    };
     let token = token_for("shared-user");
     for (gw, remaining) in [(&a, "3"), (&b, "2"), (&a, "1"), (&b, "0")] {
         let res = gw.get_auth("/api/v1/plans", &token).await;
@@ -405,16 +414,9 @@ async fn two_gateways_on_one_redis_share_the_budget() {
 
 #[tokio::test]
 async fn a_session_denied_in_redis_is_refused_by_every_gateway_replica() {
-    let Some(redis) = plangen_core::testing::redis_config() else {
+    let Some((up, a, b, shared)) = replicas_on_redis(&[]).await else {
         return;
     };
-    let up = upstreams().await;
-    let prefix = plangen_core::testing::unique_prefix();
-    let urls = [up.auth.url(), up.plans.url(), up.templates.url()];
-    let urls = [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()];
-    let shared = SharedState::redis(&redis, &prefix);
-    let a = gateway_with(config(urls, &[]), shared.clone()).await;
-    let b = gateway_with(config(urls, &[]), SharedState::redis(&redis, &prefix)).await;
     let token = token_for("denied-user");
     for gw in [&a, &b] {
         assert_eq!(gw.get_auth("/api/v1/plans", &token).await.status(), 200);
