@@ -144,8 +144,8 @@ pub fn is_tls(req: &Request, trust_forwarded: bool) -> bool {
 /// The headers the edge sets on every answer, built once and cloned per answer: a clone of a
 /// small map is far cheaper than a dozen hashed inserts.
 struct Templates {
-    security: HeaderMap,
-    security_tls: HeaderMap,
+    /// Helmet's headers, by TLS mode (what the SPA served alone carries).
+    security: [HeaderMap; 2],
     /// What every answer of the gateway starts from, by TLS mode and by whether it reports a
     /// rate-limit quota: slots for the per-answer values (request id, rate-limit headers)
     /// first, then Helmet's headers and the CORS `Vary`.
@@ -191,8 +191,7 @@ static TEMPLATES: LazyLock<Templates> = LazyLock::new(|| {
         h
     };
     Templates {
-        security: security_only(false),
-        security_tls: security_only(true),
+        security: [security_only(false), security_only(true)],
         edge: [
             [edge(false, false), edge(false, true)],
             [edge(true, false), edge(true, true)],
@@ -255,8 +254,7 @@ fn merge_onto(
 
 /// Helmet's default headers (HSTS only when the client came over TLS).
 pub fn security_headers(headers: &mut HeaderMap, tls: bool) {
-    let t = &*TEMPLATES;
-    let template = if tls { &t.security_tls } else { &t.security };
+    let template = &TEMPLATES.security[usize::from(tls)];
     merge_onto(template.clone(), headers, template, is_edge_owned);
 }
 
@@ -279,7 +277,7 @@ fn edge_headers(
         *rest = [q.policy, q.combined, q.limit, q.remaining, q.reset].map(Some);
     }
     // Each slot found by its name (no hashing), at the front where the template put it.
-    let mut unfilled = if reports_quota { SLOTS.len() } else { 1 };
+    let mut unfilled = values.iter().flatten().count();
     for (name, value) in merged.iter_mut() {
         if let Some(slot) = SLOTS.iter().position(|slot| slot == name)
             && let Some(filled) = values[slot].take()
@@ -304,11 +302,12 @@ mod tests {
 
     #[test]
     fn the_templates_hold_only_edge_owned_headers_and_win_over_the_route() {
-        for template in [&TEMPLATES.security, &TEMPLATES.security_tls] {
+        let [security, security_tls] = &TEMPLATES.security;
+        for template in [security, security_tls] {
             assert!(template.keys().all(is_edge_owned), "{template:?}");
         }
-        assert!(TEMPLATES.security_tls.contains_key(HSTS.0));
-        assert!(!TEMPLATES.security.contains_key(HSTS.0));
+        assert!(security_tls.contains_key(HSTS.0));
+        assert!(!security.contains_key(HSTS.0));
 
         let mut h = HeaderMap::new();
         h.insert(

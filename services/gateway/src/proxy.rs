@@ -16,7 +16,7 @@ use axum::http::{Method, StatusCode, Uri, Version};
 use axum::response::Response;
 use http::uri::{Authority, Scheme};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
-use plangen_core::metrics::{PerThreadFamily, SeriesKey, SeriesLabels, str_key};
+use plangen_core::metrics::{PerThreadFamily, SeriesKey, SeriesLabels, series_key};
 use plangen_core::{Problem, ProblemKind};
 use prometheus_client::encoding::EncodeLabelSet;
 
@@ -683,9 +683,7 @@ pub struct UpstreamOutcome {
 
 impl SeriesLabels for UpstreamOutcome {
     fn key(&self) -> SeriesKey {
-        let [u, ul] = str_key(self.upstream);
-        let [o, ol] = str_key(self.outcome);
-        [u, ul, o, ol, 0, 0]
+        series_key([self.upstream, self.outcome], 0)
     }
 }
 
@@ -696,8 +694,7 @@ pub struct UpstreamLabel {
 
 impl SeriesLabels for UpstreamLabel {
     fn key(&self) -> SeriesKey {
-        let [u, ul] = str_key(self.upstream);
-        [u, ul, 0, 0, 0, 0]
+        series_key([self.upstream], 0)
     }
 }
 

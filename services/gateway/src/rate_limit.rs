@@ -4,7 +4,6 @@
 //! Every `/api` response carries the standard headers (`RateLimit-Policy`, `RateLimit`, in the
 //! draft-7 form express-rate-limit sends) and the legacy `RateLimit-Limit/-Remaining/-Reset`.
 
-use std::cell::RefCell;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -232,41 +231,12 @@ pub struct Admission {
     pub auth: Option<EdgeAuth>,
 }
 
-thread_local! {
-    /// The buffer counter keys are written into: a key per request without an allocation.
-    static KEY: RefCell<String> = RefCell::new(String::with_capacity(64));
-}
-
-/// `prefix` and `id` as a counter key, for `hit`.
-async fn hit_keyed(
-    limiter: &RateLimiter,
-    prefix: &str,
-    id: KeyId<'_>,
-    policy: Policy,
-) -> Result<Quota, SharedStateError> {
-    let key = KEY.with_borrow_mut(|key| {
-        key.clear();
-        key.push_str(prefix);
-        match id {
-            KeyId::User(user) => key.push_str(user),
-            KeyId::Ip(ip) => crate::proxy::push_ip(key, ip),
-        }
-        // Taken out of the buffer (and put back below) so no borrow is held across the await.
-        std::mem::take(key)
-    });
-    let result = limiter.hit(&key, policy).await;
-    KEY.with_borrow_mut(|buffer| {
-        if buffer.capacity() == 0 {
-            *buffer = key;
-        }
-    });
-    result
-}
-
-#[derive(Clone, Copy)]
-enum KeyId<'a> {
-    User(&'a str),
-    Ip(IpAddr),
+/// A counter key: `prefix` and the client's address, without `core::fmt`.
+fn ip_key(prefix: &str, ip: IpAddr) -> String {
+    let mut key = String::with_capacity(prefix.len() + 39);
+    key.push_str(prefix);
+    crate::proxy::push_ip(&mut key, ip);
+    key
 }
 
 /// Counts `req` against its budgets: `Err` is the answer (429, or 503 when the store is
@@ -290,10 +260,9 @@ pub async fn admit(
         .map(|header| gw.authenticator.verify_header(header.to_str().ok()));
     // The verified caller (a reference count this thread alone touches: the claims come from
     // its own memory of verified tokens).
-    let caller = verified.as_ref().and_then(|v| v.as_ref().ok()).cloned();
-    let general_key = match &caller {
-        Some(claims) => ("rl:user:", KeyId::User(&claims.sub)),
-        None => ("rl:ip:", KeyId::Ip(ip)),
+    let general_key = match verified.as_ref().and_then(|v| v.as_ref().ok()) {
+        Some(claims) => ["rl:user:", &claims.sub].concat(),
+        None => ip_key("rl:ip:", ip),
     };
     let limiter = &gw.limiter;
     let session = async {
@@ -302,15 +271,14 @@ pub async fn admit(
             _ => None,
         }
     };
-    let general = hit_keyed(limiter, general_key.0, general_key.1, limiter.general());
+    let general = limiter.hit(&general_key, limiter.general());
     let (session, general) = tokio::join!(session, general);
+    // A verified token whose session was refused is refused.
     let auth = verified.map(|verified| {
-        EdgeAuth(match (verified, session) {
-            (Ok(claims), Some(Ok(()))) => Ok(claims),
-            (Ok(_), Some(Err(refused))) => Err(refused),
-            (Ok(_), None) => unreachable!("a verified token's session is always checked"),
-            (Err(refused), _) => Err(refused),
-        })
+        EdgeAuth(verified.and_then(|claims| match session {
+            Some(Err(refused)) => Err(refused),
+            _ => Ok(claims),
+        }))
     });
 
     let mut quotas = [None, None];
@@ -320,7 +288,10 @@ pub async fn admit(
         Err(e) => failure = Some(e),
     }
     if sensitive {
-        match hit_keyed(limiter, "rl-auth:ip:", KeyId::Ip(ip), limiter.auth()).await {
+        match limiter
+            .hit(&ip_key("rl-auth:ip:", ip), limiter.auth())
+            .await
+        {
             Ok(q) => quotas[1] = Some(q),
             Err(e) => failure = Some(e),
         }
@@ -345,11 +316,7 @@ pub async fn admit(
     if let Some(q) = binding
         && q.exceeded()
     {
-        let key = match general_key.1 {
-            KeyId::User(user) => format!("{}{user}", general_key.0),
-            KeyId::Ip(ip) => format!("{}{ip}", general_key.0),
-        };
-        tracing::info!(key = %key, limit = q.policy.limit, "rate limit exceeded");
+        tracing::info!(key = %general_key, limit = q.policy.limit, "rate limit exceeded");
         let p = Problem::new(ProblemKind::TooManyRequests)
             .detail(format!(
                 "At most {} requests per {} s; try again in {} s",

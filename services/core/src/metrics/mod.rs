@@ -17,7 +17,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::registry::{Metric, Registry};
 
-pub use per_thread::{PerThreadFamily, SeriesKey, SeriesLabels, str_key};
+pub use per_thread::{PerThreadFamily, SeriesKey, SeriesLabels, series_key};
 
 // Labels borrow interned strings: finding a series allocates nothing.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -29,9 +29,7 @@ pub struct RequestLabels {
 
 impl SeriesLabels for RequestLabels {
     fn key(&self) -> SeriesKey {
-        let [m, ml] = str_key(self.method);
-        let [r, rl] = str_key(self.route);
-        [m, ml, r, rl, usize::from(self.status), 0]
+        series_key([self.method, self.route], usize::from(self.status))
     }
 }
 
@@ -43,17 +41,15 @@ pub struct RouteLabels {
 
 impl SeriesLabels for RouteLabels {
     fn key(&self) -> SeriesKey {
-        let [m, ml] = str_key(self.method);
-        let [r, rl] = str_key(self.route);
-        [m, ml, r, rl, 0, 0]
+        series_key([self.method, self.route], 0)
     }
 }
 
 static LABELS: LazyLock<RwLock<foldhash::HashSet<&'static str>>> = LazyLock::new(Default::default);
 
 /// `value` as a `&'static str`, stored once for the life of the process. Only for values from a
-/// small fixed set (route templates, status codes, outcome names): each distinct value is kept
-/// forever.
+/// small fixed set (route templates, status codes, outcome names, upstream hosts, the
+/// gateway's rate-limit policy values): each distinct value is kept forever.
 pub fn label(value: &str) -> &'static str {
     if let Some(found) = LABELS.read().expect("label lock").get(value) {
         return found;

@@ -29,12 +29,21 @@ pub trait SeriesLabels:
     fn key(&self) -> SeriesKey;
 }
 
-/// The words that identify a label set within one family.
-pub type SeriesKey = [usize; 6];
+/// The words that identify a label set within one family: at most two interned labels
+/// (address and length each) and a number.
+pub type SeriesKey = [usize; 5];
 
-/// `(address, length)` of an interned label: two equal keys are the same series.
-pub fn str_key(s: &'static str) -> [usize; 2] {
-    [s.as_ptr() as usize, s.len()]
+/// The key of a label set made of `labels` (interned `&'static str`s, at most two: equal
+/// addresses and lengths are the same text) and `number` (a status code, or 0).
+pub fn series_key<const N: usize>(labels: [&'static str; N], number: usize) -> SeriesKey {
+    const { assert!(N <= 2, "a series key holds at most two labels") };
+    let mut key = [0; 5];
+    for (i, label) in labels.iter().enumerate() {
+        key[2 * i] = label.as_ptr() as usize;
+        key[2 * i + 1] = label.len();
+    }
+    key[4] = number;
+    key
 }
 
 /// What one series counts: hits per bucket (a counter has one bucket) and, for a histogram,
@@ -259,8 +268,7 @@ mod tests {
 
     impl SeriesLabels for Labels {
         fn key(&self) -> SeriesKey {
-            let [r, rl] = str_key(self.route);
-            [r, rl, 0, 0, 0, 0]
+            series_key([self.route], 0)
         }
     }
 
