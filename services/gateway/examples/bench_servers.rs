@@ -121,7 +121,10 @@ async fn gateway(upstream_port: u16, shutdown: Shutdown) -> Result<(), Box<dyn s
         };
         tokio::spawn(serve_with(
             listener,
-            config.workers,
+            plangen_gateway::server::ServerOptions {
+                workers: config.workers,
+                client_header_timeout: config.client_header_timeout,
+            },
             shutdown.clone(),
             make_handler,
         ));

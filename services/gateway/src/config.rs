@@ -69,6 +69,9 @@ pub struct GatewayConfig {
     /// Worker threads of the gateway's server, each serving its connections on its own
     /// runtime (default: the CPUs this process may use, CPU quota included).
     pub workers: usize,
+    /// How long a client connection may go without sending a request head once its last
+    /// response ended (Slowloris protection; also closes idle keep-alive connections).
+    pub client_header_timeout: Duration,
 }
 
 impl GatewayConfig {
@@ -174,6 +177,8 @@ impl GatewayConfig {
         if workers == 0 {
             env.problem("GATEWAY_WORKERS must be at least 1");
         }
+        let client_header_timeout =
+            env.millis_or("CLIENT_HEADER_TIMEOUT_MS", Duration::from_secs(30));
         env.finish()?;
         Ok(Self {
             port,
@@ -191,6 +196,7 @@ impl GatewayConfig {
             retries,
             breaker,
             workers,
+            client_header_timeout,
         })
     }
 

@@ -522,3 +522,82 @@ async fn raw_request(gw: &Gateway, head: &str) -> String {
     let text = String::from_utf8_lossy(&response).into_owned();
     text.split("\r\n\r\n").next().unwrap_or("").to_owned()
 }
+
+/// Reads from `socket` until the gateway closes it; how long that took, and what was read.
+async fn until_closed(socket: &mut tokio::net::TcpStream) -> (Duration, String) {
+    use tokio::io::AsyncReadExt as _;
+    let started = Instant::now();
+    let mut read = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => break,
+            Ok(Ok(n)) => read.extend_from_slice(&buf[..n]),
+            Err(_) => panic!("the gateway kept the connection open for 10 s"),
+        }
+    }
+    (
+        started.elapsed(),
+        String::from_utf8_lossy(&read).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn a_client_that_trickles_its_headers_or_idles_is_disconnected() {
+    use tokio::io::AsyncWriteExt as _;
+    let up = upstreams().await;
+    let gw = gateway(&up, &[("CLIENT_HEADER_TIMEOUT_MS", "600")]).await;
+    let window = Duration::from_millis(600)..Duration::from_millis(600 * 4 / 3 + 500);
+
+    // Slowloris: a header line every 200 ms, never the blank line that ends the head.
+    let mut slow = tokio::net::TcpStream::connect(gw.server.addr)
+        .await
+        .unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\n").await.unwrap();
+    let (mut reader, mut writer) = slow.into_split();
+    let trickle = tokio::spawn(async move {
+        for i in 0.. {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let line = format!("x-pad-{i}: a\r\n");
+            if writer.write_all(line.as_bytes()).await.is_err() {
+                break;
+            }
+        }
+    });
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut reader, &mut buf),
+    )
+    .await
+    .expect("the gateway kept a trickling client for 10 s");
+    let took = started.elapsed();
+    assert!(
+        matches!(read, Ok(0) | Err(_)),
+        "no answer to a head never finished"
+    );
+    assert!(window.contains(&took), "closed after {took:?}");
+    trickle.abort();
+
+    // An idle keep-alive connection: one request answered, then nothing.
+    let mut idle = tokio::net::TcpStream::connect(gw.server.addr)
+        .await
+        .unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: gateway\r\n\r\n")
+        .await
+        .unwrap();
+    let (took, answer) = until_closed(&mut idle).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(window.contains(&took), "closed after {took:?}");
+}
+
+#[tokio::test]
+async fn a_response_slower_than_the_client_header_timeout_is_still_delivered() {
+    let up = upstreams().await;
+    // The slow route answers after 5 s; neither the wait nor the body may be cut.
+    let gw = gateway(&up, &[("CLIENT_HEADER_TIMEOUT_MS", "300")]).await;
+    let res = gw.get_auth("/api/v1/plans/slow", &token_for("u")).await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text().await.unwrap(), "late");
+}
