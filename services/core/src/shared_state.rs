@@ -97,6 +97,25 @@ impl SharedState {
             None => Self::in_process(),
         }
     }
+
+    /// The same state for one worker thread with a runtime of its own (the gateway's
+    /// workers): with Redis, the same server and keys through a connection of the worker's
+    /// own, made on its first use and driven by the worker's runtime — a shared connection
+    /// is driven by one thread, which every other worker's command would wake and wait on;
+    /// in process, the very same memory.
+    pub fn for_worker(&self) -> Self {
+        match &self.redis {
+            Some(redis) => {
+                let own = Arc::new(redis.sibling());
+                Self {
+                    deny_list: own.clone(),
+                    counters: own.clone(),
+                    redis: Some(own),
+                }
+            }
+            None => self.clone(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -271,6 +290,16 @@ impl RedisState {
             connection: OnceCell::new(),
             prefix: key_prefix.to_owned(),
             hit: redis::Script::new(HIT_SCRIPT),
+        }
+    }
+
+    /// The same server and keys through a connection of its own (made on first use).
+    pub fn sibling(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            connection: OnceCell::new(),
+            prefix: self.prefix.clone(),
+            hit: self.hit.clone(),
         }
     }
 

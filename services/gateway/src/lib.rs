@@ -49,8 +49,8 @@ pub struct Inner {
     /// Auth, plan, template, in that order.
     pub upstreams: Vec<Arc<Upstream>>,
     rewrites: Vec<(&'static str, &'static str)>,
-    pub authenticator: Authenticator,
-    pub limiter: RateLimiter,
+    /// What the workers count and check through; each worker reaches it by a connection of
+    /// its own ([`Gateway`]).
     pub shared: SharedState,
     pub metrics: Metrics,
     proxy_metrics: ProxyMetrics,
@@ -78,11 +78,6 @@ impl GatewayState {
     /// With given shared state: `plangen all` passes the one the auth service uses, so a
     /// logout there is seen here.
     pub fn with_shared(config: GatewayConfig, shared: SharedState) -> Self {
-        let authenticator = Authenticator::verifier(
-            &config.access_token_secret,
-            shared.deny_list.clone(),
-            config.deny_list_fail_open,
-        );
         let upstreams: Vec<Arc<Upstream>> = config
             .upstreams()
             .into_iter()
@@ -94,7 +89,6 @@ impl GatewayState {
             .collect();
         let metrics = Metrics::new("gateway");
         let proxy_metrics = ProxyMetrics::register(&metrics);
-        let limiter = RateLimiter::new(shared.counters.clone(), config.rate_limit.clone());
         let cors = plangen_core::cors::cors_layer(&config.allowed_origins);
         let route_labels = upstreams
             .iter()
@@ -110,8 +104,6 @@ impl GatewayState {
             config,
             upstreams,
             rewrites,
-            authenticator,
-            limiter,
             shared,
             metrics,
             proxy_metrics,
@@ -170,17 +162,28 @@ fn is_api(path: &str) -> bool {
     path == "/api" || path.starts_with("/api/")
 }
 
-/// What a gateway worker serves with: the state, and the gateway's own pages (a router over
-/// that state, so kept beside it rather than in it).
+/// What a gateway worker serves with: the state, the token check and the rate limiter
+/// through the worker's own connection to the shared state, and the gateway's own pages (a
+/// router over that state, so kept beside it rather than in it). Made once per worker thread.
 #[derive(Clone)]
 pub struct Gateway {
     pub state: GatewayState,
+    pub authenticator: Authenticator,
+    pub limiter: Arc<RateLimiter>,
     local: Router,
 }
 
 impl Gateway {
     pub fn new(state: GatewayState) -> Self {
+        let shared = state.shared.for_worker();
+        let config = &state.config;
         Self {
+            authenticator: Authenticator::verifier(
+                &config.access_token_secret,
+                shared.deny_list.clone(),
+                config.deny_list_fail_open,
+            ),
+            limiter: Arc::new(RateLimiter::new(shared.counters, config.rate_limit.clone())),
             local: local_routes(state.clone()),
             state,
         }
@@ -216,7 +219,7 @@ pub async fn dispatch(
             quota: None,
         };
     }
-    let admission = match rate_limit::admit(&gw.state, &mut req, peer).await {
+    let admission = match rate_limit::admit(gw, &mut req, peer).await {
         Ok(admission) => admission,
         Err(refused) => {
             return Routed {

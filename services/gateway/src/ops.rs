@@ -54,7 +54,7 @@ pub async fn readyz(State(gw): State<GatewayState>) -> Response {
             Ok(r) => r.map_err(|e| e.to_string()),
             Err(_) => Err("timed out".to_owned()),
         };
-        let fail_open = gw.limiter.config.fail_open;
+        let fail_open = gw.config.rate_limit.fail_open;
         Some(Check {
             name: "redis".into(),
             ok: result.is_ok(),

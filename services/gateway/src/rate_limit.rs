@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use plangen_core::shared_state::{SharedStateError, WindowCount, WindowCounter};
 use plangen_core::{AccessClaims, Problem, ProblemKind};
 
-use crate::GatewayState;
+use crate::Gateway;
 use crate::config::RateLimitConfig;
 
 /// Paths with the stricter, separate budget: they take no token and guard passwords.
@@ -242,11 +242,7 @@ fn ip_key(prefix: &str, ip: IpAddr) -> String {
 /// Counts `req` against its budgets: `Err` is the answer (429, or 503 when the store is
 /// unreachable and rate limiting fails closed), `Ok` lets it through. `peer`: the connection's
 /// address.
-pub async fn admit(
-    gw: &GatewayState,
-    req: &mut Request,
-    peer: IpAddr,
-) -> Result<Admission, Response> {
+pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admission, Response> {
     // `&mut`: a shared reference to the request is not `Send` (its body is not `Sync`), so
     // only parts of it are held across the awaits below.
     let ip = client_ip(req, peer, gw.config.trust_forwarded_for);
