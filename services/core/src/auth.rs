@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Secret;
 use crate::error::{Problem, ProblemKind};
-use crate::shared_state::SessionDenyList;
+use crate::shared_state::{SessionDenyList, SharedStateError};
 
 pub const TOKEN_ISSUER: &str = "plangen-auth";
 pub const TOKEN_AUDIENCE: &str = "plangen";
@@ -281,6 +281,17 @@ impl Authenticator {
             Some(answer) => answer,
             None => self.deny_list.is_denied(&claims.sid).await,
         };
+        self.session_verdict(claims, denied)
+    }
+
+    /// [`check_session`](Self::check_session) given the deny-list's answer about the session
+    /// of `claims`, for a caller that asked it together with something else (the gateway
+    /// asks Redis about the session and the rate-limit counter in one command).
+    pub fn session_verdict(
+        &self,
+        claims: &Arc<AccessClaims>,
+        denied: Result<bool, SharedStateError>,
+    ) -> Result<(), Problem> {
         match denied {
             Ok(false) => {}
             Ok(true) => {

@@ -11,7 +11,7 @@ use tokio::sync::OnceCell;
 
 use crate::config::RedisConfig;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum SharedStateError {
     #[error("redis is unreachable: {0}")]
     Unreachable(String),
@@ -253,8 +253,9 @@ impl WindowCounter for MemoryState {
 // ---------------------------------------------------------------------------------------------
 // Redis
 
-/// Increments a counter and starts its window on the first hit, atomically; returns the count
-/// and the milliseconds left in the window.
+/// Increments a counter (`KEYS[1]`) and starts its window on the first hit, atomically;
+/// returns the count, the milliseconds left in the window and, when a session's deny-list key
+/// is given as `KEYS[2]`, whether it exists (else 0).
 const HIT_SCRIPT: &str = r"
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then
@@ -265,7 +266,11 @@ if ttl < 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
   ttl = tonumber(ARGV[1])
 end
-return {count, ttl}
+local denied = 0
+if KEYS[2] then
+  denied = redis.call('EXISTS', KEYS[2])
+end
+return {count, ttl, denied}
 ";
 
 /// A Redis connection made on first use and re-made after an outage, so a service starts
@@ -345,6 +350,51 @@ impl RedisState {
     }
 }
 
+impl RedisState {
+    /// Counts a hit on `key` (as [`WindowCounter::hit`]) and asks whether `session_id` is
+    /// denied (as [`SessionDenyList::is_denied`]) in one script: one command and one round
+    /// trip for what the gateway asks about every request with a token.
+    pub async fn hit_and_is_denied(
+        &self,
+        key: &str,
+        window: Duration,
+        session_id: &str,
+    ) -> Result<(WindowCount, bool), SharedStateError> {
+        let keys = [
+            self.key("window", key),
+            self.key("denied-session", session_id),
+        ];
+        let (count, denied) = self.run_hit(keys, window).await?;
+        Ok((count, denied))
+    }
+
+    /// The hit script on `keys`: the window's, then optionally a session's.
+    async fn run_hit<const N: usize>(
+        &self,
+        keys: [String; N],
+        window: Duration,
+    ) -> Result<(WindowCount, bool), SharedStateError> {
+        let ms = window.as_millis().max(1) as u64;
+        let script = self.hit.clone();
+        let (count, ttl, denied): (u64, i64, bool) = self
+            .run(move |mut c| {
+                Box::pin(async move {
+                    let mut invocation = script.prepare_invoke();
+                    for key in keys {
+                        invocation.key(key);
+                    }
+                    invocation.arg(ms).invoke_async(&mut c).await
+                })
+            })
+            .await?;
+        let count = WindowCount {
+            count,
+            resets_in: Duration::from_millis(ttl.max(0) as u64),
+        };
+        Ok((count, denied))
+    }
+}
+
 #[async_trait]
 impl Ping for RedisState {
     async fn ping(&self) -> Result<(), SharedStateError> {
@@ -392,18 +442,8 @@ impl SessionDenyList for RedisState {
 #[async_trait]
 impl WindowCounter for RedisState {
     async fn hit(&self, key: &str, window: Duration) -> Result<WindowCount, SharedStateError> {
-        let key = self.key("window", key);
-        let ms = window.as_millis().max(1) as u64;
-        let script = self.hit.clone();
-        let (count, ttl): (u64, i64) = self
-            .run(move |mut c| {
-                Box::pin(async move { script.key(key).arg(ms).invoke_async(&mut c).await })
-            })
-            .await?;
-        Ok(WindowCount {
-            count,
-            resets_in: Duration::from_millis(ttl.max(0) as u64),
-        })
+        let (count, _) = self.run_hit([self.key("window", key)], window).await?;
+        Ok(count)
     }
 
     async fn peek(&self, key: &str) -> Result<WindowCount, SharedStateError> {

@@ -142,3 +142,32 @@ fn each_worker_sees_the_same_state_through_its_own_connection() {
         );
     }
 }
+
+#[tokio::test]
+async fn redis_counts_a_hit_and_answers_for_a_session_in_one_command() {
+    let Some(config) = testing::redis_config() else {
+        return;
+    };
+    let state = SharedState::redis(&config, &testing::unique_prefix());
+    let redis = state.redis.clone().unwrap();
+    let window = Duration::from_secs(5);
+    let (first, denied) = redis.hit_and_is_denied("k", window, "s1").await.unwrap();
+    assert_eq!((first.count, denied), (1, false));
+    assert!(first.resets_in <= window && first.resets_in > Duration::ZERO);
+    // The same counter as `hit`'s, the same deny-list as `deny`'s.
+    assert_eq!(state.counters.hit("k", window).await.unwrap().count, 2);
+    state.deny_list.deny("s1", window).await.unwrap();
+    let (third, denied) = redis.hit_and_is_denied("k", window, "s1").await.unwrap();
+    assert_eq!((third.count, denied), (3, true));
+    let (_, other_denied) = redis.hit_and_is_denied("k", window, "s2").await.unwrap();
+    assert!(!other_denied, "only the denied session");
+
+    let down = SharedState::redis(&testing::unreachable_redis_config().await, "down");
+    let err = down
+        .redis
+        .unwrap()
+        .hit_and_is_denied("k", window, "s1")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, SharedStateError::Unreachable(_)), "{err}");
+}

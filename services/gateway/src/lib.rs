@@ -29,7 +29,7 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use plangen_core::metrics::{Metrics, metrics_handler};
-use plangen_core::shared_state::SharedState;
+use plangen_core::shared_state::{RedisState, SharedState};
 use plangen_core::{Authenticator, Problem, ProblemKind};
 use tower::ServiceExt as _;
 use tower_http::cors::CorsLayer;
@@ -170,6 +170,8 @@ pub struct Gateway {
     pub state: GatewayState,
     pub authenticator: Authenticator,
     pub limiter: Arc<RateLimiter>,
+    /// The same store as the two above, when it is Redis (for commands that ask both at once).
+    pub redis: Option<Arc<RedisState>>,
     local: Router,
 }
 
@@ -184,6 +186,7 @@ impl Gateway {
                 config.deny_list_fail_open,
             ),
             limiter: Arc::new(RateLimiter::new(shared.counters, config.rate_limit.clone())),
+            redis: shared.redis,
             local: local_routes(state.clone()),
             state,
         }

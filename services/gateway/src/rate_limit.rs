@@ -62,6 +62,16 @@ pub struct Quota {
     pub resets_in: Duration,
 }
 
+impl Quota {
+    fn new(policy: Policy, WindowCount { count, resets_in }: WindowCount) -> Self {
+        Self {
+            policy,
+            count,
+            resets_in,
+        }
+    }
+}
+
 /// The values of the five rate-limit headers for one answer.
 pub struct QuotaHeaders {
     pub policy: HeaderValue,
@@ -175,30 +185,39 @@ impl RateLimiter {
     }
 
     pub async fn hit(&self, key: &str, policy: Policy) -> Result<Quota, SharedStateError> {
-        let quota = |WindowCount { count, resets_in }| Quota {
-            policy,
-            count,
-            resets_in,
-        };
         // Counted in process: at hand, no future to box, no outage to remember.
         if let Some(counted) = self.counters.hit_now(key, policy.window) {
-            return Ok(quota(counted));
+            return Ok(Quota::new(policy, counted));
         }
-        if self.down_until.load(Ordering::Relaxed) > self.millis_now() {
+        if self.store_down() {
             return Err(SharedStateError::Unreachable(
                 "recently unreachable; retrying shortly".into(),
             ));
         }
-        match self.counters.hit(key, policy.window).await {
-            Ok(counted) => Ok(quota(counted)),
-            Err(e) => {
+        self.counted(policy, self.counters.hit(key, policy.window).await)
+    }
+
+    /// Whether the store failed less than a second ago: it is not asked again before then,
+    /// so an outage does not add a connection attempt to every request.
+    pub fn store_down(&self) -> bool {
+        self.down_until.load(Ordering::Relaxed) > self.millis_now()
+    }
+
+    /// The quota from the store's answer to a hit under `policy` (asked by [`Self::hit`], or
+    /// together with something else); an unreachable store is remembered.
+    pub fn counted(
+        &self,
+        policy: Policy,
+        answer: Result<WindowCount, SharedStateError>,
+    ) -> Result<Quota, SharedStateError> {
+        answer
+            .map(|counted| Quota::new(policy, counted))
+            .inspect_err(|e| {
                 if matches!(e, SharedStateError::Unreachable(_)) {
                     let until = self.millis_now() + OUTAGE_MEMORY.as_millis() as u64;
                     self.down_until.store(until, Ordering::Relaxed);
                 }
-                Err(e)
-            }
-        }
+            })
     }
 }
 
@@ -261,14 +280,33 @@ pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admi
         None => ip_key("rl:ip:", ip),
     };
     let limiter = &gw.limiter;
-    let session = async {
-        match &verified {
-            Some(Ok(claims)) => Some(gw.authenticator.check_session(claims).await),
-            _ => None,
+    let caller = verified.as_ref().and_then(|v| v.as_ref().ok());
+    let (session, general) = match (&gw.redis, caller) {
+        // With Redis, the session and the caller's counter in one script: one command.
+        (Some(redis), Some(claims)) if !limiter.store_down() => {
+            let policy = limiter.general();
+            let (counted, denied) = match redis
+                .hit_and_is_denied(&general_key, policy.window, &claims.sid)
+                .await
+            {
+                Ok((counted, denied)) => (Ok(counted), Ok(denied)),
+                Err(e) => (Err(e.clone()), Err(e)),
+            };
+            (
+                Some(gw.authenticator.session_verdict(claims, denied)),
+                limiter.counted(policy, counted),
+            )
+        }
+        _ => {
+            let session = async {
+                match caller {
+                    Some(claims) => Some(gw.authenticator.check_session(claims).await),
+                    None => None,
+                }
+            };
+            tokio::join!(session, limiter.hit(&general_key, limiter.general()))
         }
     };
-    let general = limiter.hit(&general_key, limiter.general());
-    let (session, general) = tokio::join!(session, general);
     // A verified token whose session was refused is refused.
     let auth = verified.map(|verified| {
         EdgeAuth(verified.and_then(|claims| match session {

@@ -481,6 +481,19 @@ async fn redis_down_fails_open_by_default_and_closed_when_configured() {
         "{check}"
     );
 
+    // A token's session cannot be checked either: refused unless DENY_LIST_FAIL_OPEN.
+    let token = token_for("u");
+    let res = open.get_auth("/api/v1/plans", &token).await;
+    assert_problem(res, 503, "service-unavailable").await;
+    let lenient = gateway_with(
+        config(urls, &[("DENY_LIST_FAIL_OPEN", "true")]),
+        SharedState::redis(&redis, "t"),
+    )
+    .await;
+    let res = lenient.get_auth("/api/v1/plans", &token).await;
+    assert_eq!(res.status(), 200, "both checks fail open");
+    assert!(res.headers().get("ratelimit").is_none());
+
     let closed = gateway_with(
         config(urls, &[("RATE_LIMIT_FAIL_OPEN", "false")]),
         SharedState::redis(&redis, "t"),
