@@ -348,9 +348,7 @@ impl RedisState {
             Err(_) => Err(SharedStateError::Unreachable("command timed out".into())),
         }
     }
-}
 
-impl RedisState {
     /// Counts a hit on `key` (as [`WindowCounter::hit`]) and asks whether `session_id` is
     /// denied (as [`SessionDenyList::is_denied`]) in one script: one command and one round
     /// trip for what the gateway asks about every request with a token.
@@ -364,8 +362,7 @@ impl RedisState {
             self.key("window", key),
             self.key("denied-session", session_id),
         ];
-        let (count, denied) = self.run_hit(keys, window).await?;
-        Ok((count, denied))
+        self.run_hit(keys, window).await
     }
 
     /// The hit script on `keys`: the window's, then optionally a session's.
