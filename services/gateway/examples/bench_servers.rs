@@ -121,10 +121,7 @@ async fn gateway(upstream_port: u16, shutdown: Shutdown) -> Result<(), Box<dyn s
         };
         tokio::spawn(serve_with(
             listener,
-            plangen_gateway::server::ServerOptions {
-                workers: config.workers,
-                client_header_timeout: config.client_header_timeout,
-            },
+            plangen_gateway::server::ServerOptions::from(&config),
             shutdown.clone(),
             make_handler,
         ));

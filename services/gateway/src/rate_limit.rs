@@ -275,12 +275,12 @@ pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admi
         .map(|header| gw.authenticator.verify_header(header.to_str().ok()));
     // The verified caller (a reference count this thread alone touches: the claims come from
     // its own memory of verified tokens).
-    let general_key = match verified.as_ref().and_then(|v| v.as_ref().ok()) {
+    let caller = verified.as_ref().and_then(|v| v.as_ref().ok());
+    let general_key = match caller {
         Some(claims) => ["rl:user:", &claims.sub].concat(),
         None => ip_key("rl:ip:", ip),
     };
     let limiter = &gw.limiter;
-    let caller = verified.as_ref().and_then(|v| v.as_ref().ok());
     let (session, general) = match (&gw.redis, caller) {
         // With Redis, the session and the caller's counter in one script: one command.
         (Some(redis), Some(claims)) if !limiter.store_down() => {

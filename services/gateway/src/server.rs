@@ -30,7 +30,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use plangen_core::server::{DRAIN_TIMEOUT, Shutdown};
 use tokio::net::TcpListener;
 
-use crate::{Gateway, GatewayState};
+use crate::{Gateway, GatewayConfig, GatewayState};
 
 /// How a worker serves its connections.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +41,15 @@ pub struct ServerOptions {
     /// a client that trickles its headers (Slowloris) or keeps an idle keep-alive connection
     /// is closed after this, at most a third more.
     pub client_header_timeout: Duration,
+}
+
+impl From<&GatewayConfig> for ServerOptions {
+    fn from(config: &GatewayConfig) -> Self {
+        Self {
+            workers: config.workers,
+            client_header_timeout: config.client_header_timeout,
+        }
+    }
 }
 
 /// Serves the gateway on `listener` with `state.config.workers` worker threads until
