@@ -624,3 +624,54 @@ async fn one_openapi_document_merges_the_services_and_names_the_missing_one() {
             .contains("/api/v1/openapi.json")
     );
 }
+
+/// Each worker thread counts and checks sessions in Redis through a connection of its own,
+/// driven by its own runtime (`Gateway::new`): a worker whose runtime has gone takes no other
+/// worker's connection with it, and all of them count one budget.
+#[test]
+fn each_gateway_worker_reaches_redis_through_a_connection_of_its_own() {
+    let Some(redis) = plangen_core::testing::redis_config() else {
+        return;
+    };
+    let shared = SharedState::redis(&redis, &plangen_core::testing::unique_prefix());
+    // Nothing is proxied here: the upstreams are never called.
+    let state =
+        plangen_gateway::GatewayState::with_shared(config(["http://127.0.0.1:9"; 3], &[]), shared);
+    let token = token_for("worker");
+    // One admission on a worker of its own (a thread with a single-threaded runtime, as the
+    // server's workers are); the quota counted, if Redis answered.
+    let counted_on_a_new_worker = || {
+        let (state, token) = (state.clone(), token.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let worker = plangen_gateway::Gateway::new(state);
+                let mut req = axum::http::Request::builder()
+                    .uri("/api/v1/plans")
+                    .header("authorization", format!("Bearer {token}"))
+                    .body(axum::body::Body::empty())
+                    .unwrap();
+                let peer = "127.0.0.1".parse().unwrap();
+                let Ok(admission) =
+                    plangen_gateway::rate_limit::admit(&worker, &mut req, peer).await
+                else {
+                    panic!("refused");
+                };
+                let session_ok = matches!(admission.auth, Some(ref a) if a.0.is_ok());
+                (admission.quota.map(|q| q.count), session_ok)
+            })
+        })
+        .join()
+        .unwrap()
+    };
+    assert_eq!(counted_on_a_new_worker(), (Some(1), true));
+    // The first worker's runtime is gone, and with it any connection that runtime drove.
+    assert_eq!(
+        counted_on_a_new_worker(),
+        (Some(2), true),
+        "counted and checked through the second worker's own connection, in the same budget"
+    );
+}
