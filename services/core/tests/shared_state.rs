@@ -98,29 +98,13 @@ async fn an_unreachable_redis_gives_errors_not_hangs() {
     assert!(state.redis.unwrap().ping().await.is_err());
 }
 
-/// Runs `work` on a thread of its own with a single-threaded runtime of its own (as a gateway
-/// worker does), the runtime gone when it returns.
-fn on_own_runtime<T: Send + 'static>(
-    work: impl std::future::Future<Output = T> + Send + 'static,
-) -> T {
-    std::thread::spawn(move || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(work)
-    })
-    .join()
-    .unwrap()
-}
-
 #[test]
 fn each_worker_sees_the_same_state_through_its_own_connection() {
     let states = tokio::runtime::Runtime::new().unwrap().block_on(backends());
     for (name, state) in states {
         let first = state.for_worker();
         let window = Duration::from_secs(5);
-        let count = on_own_runtime(async move {
+        let count = testing::on_own_runtime(async move {
             first
                 .deny_list
                 .deny("w1", Duration::from_secs(5))
@@ -131,7 +115,7 @@ fn each_worker_sees_the_same_state_through_its_own_connection() {
         assert_eq!(count, 1, "{name}");
         // The first worker's runtime is gone; a connection it drove would be too.
         let second = state.for_worker();
-        let (count, denied) = on_own_runtime(async move {
+        let (count, denied) = testing::on_own_runtime(async move {
             let count = second.counters.hit("shared", window).await.unwrap().count;
             (count, second.deny_list.is_denied("w1").await.unwrap())
         });

@@ -383,19 +383,11 @@ mod tests {
         let pool = ConnPool::new(address, Duration::from_secs(1), 2);
         for worker in 0..2 {
             let pool = pool.clone();
-            std::thread::spawn(move || {
+            plangen_core::testing::on_own_runtime(async move {
                 set_worker_index(worker);
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
-                    assert!(!exchange(&pool, "/a").await.0, "a new connection");
-                    assert!(exchange(&pool, "/a").await.0, "reused on the same worker");
-                });
-            })
-            .join()
-            .unwrap();
+                assert!(!exchange(&pool, "/a").await.0, "a new connection");
+                assert!(exchange(&pool, "/a").await.0, "reused on the same worker");
+            });
         }
         assert_eq!(
             accepted.load(Ordering::SeqCst),

@@ -642,30 +642,20 @@ fn each_gateway_worker_reaches_redis_through_a_connection_of_its_own() {
     // server's workers are); the quota counted, if Redis answered.
     let counted_on_a_new_worker = || {
         let (state, token) = (state.clone(), token.clone());
-        std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
+        plangen_core::testing::on_own_runtime(async move {
+            let worker = plangen_gateway::Gateway::new(state);
+            let mut req = axum::http::Request::builder()
+                .uri("/api/v1/plans")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
                 .unwrap();
-            runtime.block_on(async {
-                let worker = plangen_gateway::Gateway::new(state);
-                let mut req = axum::http::Request::builder()
-                    .uri("/api/v1/plans")
-                    .header("authorization", format!("Bearer {token}"))
-                    .body(axum::body::Body::empty())
-                    .unwrap();
-                let peer = "127.0.0.1".parse().unwrap();
-                let Ok(admission) =
-                    plangen_gateway::rate_limit::admit(&worker, &mut req, peer).await
-                else {
-                    panic!("refused");
-                };
-                let session_ok = matches!(admission.auth, Some(ref a) if a.0.is_ok());
-                (admission.quota.map(|q| q.count), session_ok)
-            })
+            let peer = "127.0.0.1".parse().unwrap();
+            let admission = plangen_gateway::rate_limit::admit(&worker, &mut req, peer)
+                .await
+                .expect("admitted");
+            let session_ok = admission.auth.is_some_and(|auth| auth.0.is_ok());
+            (admission.quota.map(|q| q.count), session_ok)
         })
-        .join()
-        .unwrap()
     };
     assert_eq!(counted_on_a_new_worker(), (Some(1), true));
     // The first worker's runtime is gone, and with it any connection that runtime drove.

@@ -124,6 +124,23 @@ pub async fn unreachable_redis_config() -> RedisConfig {
     }
 }
 
+/// Runs `work` to its end on a thread of its own with a single-threaded runtime of its own, as
+/// the gateway's workers run: whatever that runtime drives (a connection, a task) is gone when
+/// this returns.
+pub fn on_own_runtime<T: Send + 'static>(
+    work: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a single-threaded runtime")
+            .block_on(work)
+    })
+    .join()
+    .expect("the work panicked")
+}
+
 /// A key prefix unique to one test, so parallel tests on one Redis do not share counters.
 pub fn unique_prefix() -> String {
     format!("plangen-test-{}", uuid::Uuid::new_v4().simple())
