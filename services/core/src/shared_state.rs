@@ -280,11 +280,92 @@ pub struct RedisState {
     /// Made by the first command that needs it (a failed attempt leaves it empty for the next
     /// one); then every command only clones it — no lock that every request would queue on.
     connection: OnceCell<ConnectionManager>,
+    /// Shared with every sibling: an outage is the server's, not one connection's.
+    outage: Arc<OutageMemory>,
     prefix: String,
     hit: redis::Script,
 }
 
 const REDIS_TIMEOUT: Duration = Duration::from_millis(1500);
+
+/// How long commands fail at once after Redis was found unreachable.
+pub const OUTAGE_MEMORY: Duration = Duration::from_secs(1);
+
+/// Longer than one command can take (its connection's and its own timeout), so the probe
+/// after an outage answers before another command probes.
+const PROBE_WINDOW: Duration = Duration::from_millis(REDIS_TIMEOUT.as_millis() as u64 * 4 + 500);
+
+/// Remembers for [`OUTAGE_MEMORY`] that Redis was unreachable: meanwhile every command fails
+/// at once instead of waiting for a connection attempt or a timeout of its own (against a
+/// Redis that hangs, each would wait seconds). When the memory ends, one command probes the
+/// server while the others keep failing fast, so an outage costs one wait per second, not one
+/// per request.
+#[derive(Default)]
+struct OutageMemory {
+    /// Until when commands fail at once (milliseconds after [`EPOCH`], plus one); 0: no outage
+    /// known, the usual state, read with one load.
+    until: AtomicU64,
+}
+
+/// A command let through by the [`OutageMemory`]: tell it how the command went. A probe that
+/// is dropped unanswered (its request was cancelled) lets the next command probe at once.
+struct Asking<'a> {
+    memory: &'a OutageMemory,
+    probing: bool,
+}
+
+fn outage_clock() -> u64 {
+    millis_since_epoch(Instant::now()) + 1
+}
+
+impl OutageMemory {
+    fn ask(&self) -> Result<Asking<'_>, SharedStateError> {
+        let until = self.until.load(Ordering::Relaxed);
+        if until == 0 {
+            return Ok(Asking {
+                memory: self,
+                probing: false,
+            });
+        }
+        let now = outage_clock();
+        let probe_ends = now + PROBE_WINDOW.as_millis() as u64;
+        if now >= until
+            && self
+                .until
+                .compare_exchange(until, probe_ends, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            return Ok(Asking {
+                memory: self,
+                probing: true,
+            });
+        }
+        Err(SharedStateError::Unreachable(
+            "unreachable moments ago; asking again shortly".into(),
+        ))
+    }
+}
+
+impl Asking<'_> {
+    fn answered(mut self, reachable: bool) {
+        self.probing = false;
+        let memory = &self.memory.until;
+        if !reachable {
+            let until = outage_clock() + OUTAGE_MEMORY.as_millis() as u64;
+            memory.store(until, Ordering::Relaxed);
+        } else if memory.load(Ordering::Relaxed) != 0 {
+            memory.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Asking<'_> {
+    fn drop(&mut self) {
+        if self.probing {
+            self.memory.until.store(outage_clock(), Ordering::Relaxed);
+        }
+    }
+}
 
 impl RedisState {
     pub fn new(config: &RedisConfig, key_prefix: &str) -> Self {
@@ -293,16 +374,19 @@ impl RedisState {
         Self {
             client,
             connection: OnceCell::new(),
+            outage: Arc::default(),
             prefix: key_prefix.to_owned(),
             hit: redis::Script::new(HIT_SCRIPT),
         }
     }
 
-    /// The same server and keys through a connection of its own (made on first use).
+    /// The same server and keys (and memory of its outage) through a connection of its own
+    /// (made on first use).
     pub fn sibling(&self) -> Self {
         Self {
             client: self.client.clone(),
             connection: OnceCell::new(),
+            outage: self.outage.clone(),
             prefix: self.prefix.clone(),
             hit: self.hit.clone(),
         }
@@ -338,15 +422,20 @@ impl RedisState {
             ConnectionManager,
         ) -> futures::future::BoxFuture<'static, redis::RedisResult<T>>,
     ) -> Result<T, SharedStateError> {
-        let conn = self.connection().await?;
-        match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
-                Err(SharedStateError::Unreachable(e.to_string()))
-            }
-            Ok(Err(e)) => Err(SharedStateError::Command(e.to_string())),
-            Err(_) => Err(SharedStateError::Unreachable("command timed out".into())),
-        }
+        let asking = self.outage.ask()?;
+        let answer = match self.connection().await {
+            Ok(conn) => match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
+                Ok(Ok(v)) => Ok(v),
+                Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
+                    Err(SharedStateError::Unreachable(e.to_string()))
+                }
+                Ok(Err(e)) => Err(SharedStateError::Command(e.to_string())),
+                Err(_) => Err(SharedStateError::Unreachable("command timed out".into())),
+            },
+            Err(e) => Err(e),
+        };
+        asking.answered(!matches!(answer, Err(SharedStateError::Unreachable(_))));
+        answer
     }
 
     /// Counts a hit on `key` (as [`WindowCounter::hit`]) and asks whether `session_id` is

@@ -1,9 +1,10 @@
 //! One contract for the shared state, run against every backend available: in process always,
 //! Redis when `REDIS_HOST` is set (required in CI).
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use plangen_core::shared_state::{Ping, SharedState, SharedStateError};
+use plangen_core::config::RedisConfig;
+use plangen_core::shared_state::{OUTAGE_MEMORY, Ping, SharedState, SharedStateError};
 use plangen_core::testing;
 
 async fn backends() -> Vec<(&'static str, SharedState)> {
@@ -96,6 +97,85 @@ async fn an_unreachable_redis_gives_errors_not_hangs() {
             .is_err()
     );
     assert!(state.redis.unwrap().ping().await.is_err());
+}
+
+#[tokio::test]
+async fn a_hanging_redis_costs_one_wait_per_outage_memory_not_one_per_command() {
+    let hanging = testing::HangingServer::start().await;
+    let state = SharedState::redis(&hanging.redis_config(), "hanging");
+    // The server accepted and never answers: the first command waits for its timeout.
+    let started = Instant::now();
+    let err = state.deny_list.is_denied("s1").await.unwrap_err();
+    assert!(matches!(err, SharedStateError::Unreachable(_)), "{err}");
+    let one_wait = started.elapsed();
+    assert!(one_wait >= Duration::from_millis(500), "{one_wait:?}");
+
+    // The commands after it fail at once, a worker's own connection included (the outage is
+    // the server's): ten of them together take less than that one wait.
+    let worker = state.for_worker();
+    let started = Instant::now();
+    for _ in 0..5 {
+        let err = state.deny_list.is_denied("s1").await.unwrap_err();
+        assert!(matches!(err, SharedStateError::Unreachable(_)), "{err}");
+        let err = worker.counters.hit("k", Duration::from_secs(1)).await;
+        assert!(matches!(err, Err(SharedStateError::Unreachable(_))));
+    }
+    let ten = started.elapsed();
+    assert!(
+        ten < one_wait,
+        "ten commands took {ten:?}, one wait {one_wait:?}"
+    );
+
+    // When the memory ends, one command probes (and waits) while the others still fail at once.
+    tokio::time::sleep(OUTAGE_MEMORY + Duration::from_millis(100)).await;
+    let answers = futures::future::join_all((0..8).map(|_| async {
+        let started = Instant::now();
+        let answer = state.deny_list.is_denied("s1").await;
+        (started.elapsed(), answer.is_err())
+    }))
+    .await;
+    assert!(answers.iter().all(|(_, failed)| *failed));
+    let waited = answers.iter().filter(|(t, _)| *t >= one_wait / 2).count();
+    assert_eq!(waited, 1, "one probe waits: {answers:?}");
+}
+
+#[tokio::test]
+async fn after_an_outage_redis_is_asked_again_within_a_moment() {
+    let Some(config) = testing::redis_config() else {
+        return;
+    };
+    let proxy = testing::TcpProxy::start(
+        tokio::net::lookup_host((config.host.as_str(), config.port))
+            .await
+            .unwrap()
+            .next()
+            .unwrap(),
+    )
+    .await;
+    let behind_proxy = RedisConfig {
+        port: proxy.port,
+        ..config
+    };
+    let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
+    let window = Duration::from_secs(5);
+    assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
+
+    proxy.cut();
+    assert!(state.counters.hit("k", window).await.is_err());
+    proxy.restore().await;
+    // Failing at once for a moment, then asked again: the count went on where it was.
+    let started = Instant::now();
+    let count = loop {
+        match state.counters.hit("k", window).await {
+            Ok(hit) => break hit.count,
+            Err(_) if started.elapsed() < OUTAGE_MEMORY * 5 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("still failing after the outage: {e}"),
+        }
+    };
+    assert_eq!(count, 2, "the hit that failed was not counted");
+    assert!(state.redis.unwrap().ping().await.is_ok());
 }
 
 #[test]

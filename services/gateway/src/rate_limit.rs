@@ -6,8 +6,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::header::{AUTHORIZATION, HeaderMap, HeaderName, HeaderValue};
@@ -145,20 +144,14 @@ impl Quota {
     }
 }
 
-/// The counters and the policies; remembers a Redis outage briefly so an outage costs one
-/// failed attempt per second, not one per request.
+/// The counters and the policies. (A Redis outage is remembered by the store itself, so a
+/// request during one fails at once instead of waiting on Redis.)
 pub struct RateLimiter {
     counters: Arc<dyn WindowCounter>,
     pub config: RateLimitConfig,
-    /// Until when the store is taken as down: milliseconds after `started` (0: not down).
-    /// Only read while the store answers, so every worker reads it without writing.
-    down_until: AtomicU64,
-    started: Instant,
     general: Policy,
     auth: Policy,
 }
-
-const OUTAGE_MEMORY: Duration = Duration::from_secs(1);
 
 impl RateLimiter {
     pub fn new(counters: Arc<dyn WindowCounter>, config: RateLimitConfig) -> Self {
@@ -167,13 +160,7 @@ impl RateLimiter {
             auth: Policy::new(config.auth_max_requests, config.window),
             counters,
             config,
-            down_until: AtomicU64::new(0),
-            started: Instant::now(),
         }
-    }
-
-    fn millis_now(&self) -> u64 {
-        self.started.elapsed().as_millis() as u64 + 1
     }
 
     pub fn general(&self) -> Policy {
@@ -185,39 +172,14 @@ impl RateLimiter {
     }
 
     pub async fn hit(&self, key: &str, policy: Policy) -> Result<Quota, SharedStateError> {
-        // Counted in process: at hand, no future to box, no outage to remember.
+        // Counted in process: at hand, no future to box.
         if let Some(counted) = self.counters.hit_now(key, policy.window) {
             return Ok(Quota::new(policy, counted));
         }
-        if self.store_down() {
-            return Err(SharedStateError::Unreachable(
-                "recently unreachable; retrying shortly".into(),
-            ));
-        }
-        self.counted(policy, self.counters.hit(key, policy.window).await)
-    }
-
-    /// Whether the store failed less than a second ago: it is not asked again before then,
-    /// so an outage does not add a connection attempt to every request.
-    pub fn store_down(&self) -> bool {
-        self.down_until.load(Ordering::Relaxed) > self.millis_now()
-    }
-
-    /// The quota from the store's answer to a hit under `policy` (asked by [`Self::hit`], or
-    /// together with something else); an unreachable store is remembered.
-    pub fn counted(
-        &self,
-        policy: Policy,
-        answer: Result<WindowCount, SharedStateError>,
-    ) -> Result<Quota, SharedStateError> {
-        answer
-            .map(|counted| Quota::new(policy, counted))
-            .inspect_err(|e| {
-                if matches!(e, SharedStateError::Unreachable(_)) {
-                    let until = self.millis_now() + OUTAGE_MEMORY.as_millis() as u64;
-                    self.down_until.store(until, Ordering::Relaxed);
-                }
-            })
+        Ok(Quota::new(
+            policy,
+            self.counters.hit(key, policy.window).await?,
+        ))
     }
 }
 
@@ -283,7 +245,7 @@ pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admi
     let limiter = &gw.limiter;
     let (session, general) = match (&gw.redis, caller) {
         // With Redis, the session and the caller's counter in one script: one command.
-        (Some(redis), Some(claims)) if !limiter.store_down() => {
+        (Some(redis), Some(claims)) => {
             let policy = limiter.general();
             let (counted, denied) = match redis
                 .hit_and_is_denied(&general_key, policy.window, &claims.sid)
@@ -294,7 +256,7 @@ pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admi
             };
             (
                 Some(gw.authenticator.session_verdict(claims, denied)),
-                limiter.counted(policy, counted),
+                counted.map(|counted| Quota::new(policy, counted)),
             )
         }
         _ => {

@@ -506,6 +506,40 @@ async fn redis_down_fails_open_by_default_and_closed_when_configured() {
 }
 
 #[tokio::test]
+async fn a_hanging_redis_delays_one_request_a_moment_not_every_request() {
+    let up = upstreams().await;
+    let hanging = plangen_core::testing::HangingServer::start().await;
+    let urls = [up.auth.url(), up.plans.url(), up.templates.url()];
+    let urls = [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()];
+    let gw = gateway_with(
+        config(urls, &[("DENY_LIST_FAIL_OPEN", "true")]),
+        SharedState::redis(&hanging.redis_config(), "t"),
+    )
+    .await;
+    let token = token_for("u");
+    // Redis accepted and never answers: the first request waits for the command timeout.
+    let started = std::time::Instant::now();
+    let res = gw.get_auth("/api/v1/plans", &token).await;
+    assert_eq!(res.status(), 200, "both checks fail open");
+    let one_wait = started.elapsed();
+
+    // Then the outage is known: requests with a token (the session check and the counter)
+    // and without one are answered at once, ten together in less than that one wait.
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        let res = gw.get_auth("/api/v1/plans", &token).await;
+        assert_eq!(res.status(), 200);
+        assert!(res.headers().get("ratelimit").is_none(), "nothing counted");
+        assert_eq!(gw.get("/api/v1/auth/me").await.status(), 200);
+    }
+    let ten = started.elapsed();
+    assert!(
+        ten < one_wait,
+        "ten requests took {ten:?}, one wait {one_wait:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_spa_is_served_with_index_fallback_and_cache_headers() {
     let up = upstreams().await;
     let dir = tempfile::tempdir().unwrap();

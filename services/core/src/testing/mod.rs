@@ -124,6 +124,42 @@ pub async fn unreachable_redis_config() -> RedisConfig {
     }
 }
 
+/// A server that accepts connections and never answers: a Redis (or any peer) that hangs,
+/// which is a harder outage than a closed port (every command waits for its timeout).
+pub struct HangingServer {
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl HangingServer {
+    pub async fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let task = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((connection, _)) = listener.accept().await {
+                held.push(connection);
+            }
+        });
+        Self { port, task }
+    }
+
+    /// A Redis config pointing at this server.
+    pub fn redis_config(&self) -> RedisConfig {
+        RedisConfig {
+            host: "127.0.0.1".into(),
+            port: self.port,
+            password: None,
+        }
+    }
+}
+
+impl Drop for HangingServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// Runs `work` to its end on a thread of its own with a single-threaded runtime of its own, as
 /// the gateway's workers run: whatever that runtime drives (a connection, a task) is gone when
 /// this returns.
