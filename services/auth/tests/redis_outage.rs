@@ -3,28 +3,14 @@
 
 mod common;
 
-use std::net::ToSocketAddrs;
-
 use common::*;
 use plangen_auth::{AuthConfig, AuthState};
-use plangen_core::config::RedisConfig;
 use plangen_core::shared_state::SharedState;
 use plangen_core::testing::{self, TcpProxy};
 use serde_json::Value;
 
 async fn harness_behind_proxy(extra: &[(&str, &str)]) -> Option<(Harness, TcpProxy)> {
-    let redis = testing::redis_config()?;
-    let target = (redis.host.as_str(), redis.port)
-        .to_socket_addrs()
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = TcpProxy::start(target).await;
-    let via_proxy = RedisConfig {
-        host: "127.0.0.1".into(),
-        port: proxy.port,
-        password: redis.password.clone(),
-    };
+    let (via_proxy, proxy) = testing::redis_behind_proxy().await?;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("auth.db").display());
     let mut config = AuthConfig::from_env(env(&url, extra), &Default::default()).unwrap();

@@ -425,17 +425,18 @@ impl RedisState {
         ) -> futures::future::BoxFuture<'static, redis::RedisResult<T>>,
     ) -> Result<T, SharedStateError> {
         let asking = self.outage.ask()?;
-        let answer = match self.connection().await {
-            Ok(conn) => match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
+        let answer = async {
+            let conn = self.connection().await?;
+            match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
                     Err(SharedStateError::Unreachable(e.to_string()))
                 }
                 Ok(Err(e)) => Err(SharedStateError::Command(e.to_string())),
                 Err(_) => Err(SharedStateError::Unreachable("command timed out".into())),
-            },
-            Err(e) => Err(e),
-        };
+            }
+        }
+        .await;
         asking.answered(!matches!(answer, Err(SharedStateError::Unreachable(_))));
         answer
     }

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use plangen_core::config::RedisConfig;
 use plangen_core::shared_state::{OUTAGE_MEMORY, Ping, SharedState, SharedStateError};
 use plangen_core::testing;
 
@@ -141,20 +140,8 @@ async fn a_hanging_redis_costs_one_wait_per_outage_memory_not_one_per_command() 
 
 #[tokio::test]
 async fn after_an_outage_redis_is_asked_again_within_a_moment() {
-    let Some(config) = testing::redis_config() else {
+    let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
         return;
-    };
-    let proxy = testing::TcpProxy::start(
-        tokio::net::lookup_host((config.host.as_str(), config.port))
-            .await
-            .unwrap()
-            .next()
-            .unwrap(),
-    )
-    .await;
-    let behind_proxy = RedisConfig {
-        port: proxy.port,
-        ..config
     };
     let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
     let window = Duration::from_secs(5);

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use axum::Router;
 use tokio::net::TcpListener;
 
-use crate::config::{Env, RedisConfig};
+use crate::config::{Env, RedisConfig, Secret};
 use crate::server::{Shutdown, ShutdownTrigger, serve};
 
 /// A router served on `127.0.0.1:0` until dropped.
@@ -117,11 +117,28 @@ pub async fn unreachable_redis_config() -> RedisConfig {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     drop(listener);
+    local_redis_config(port, None)
+}
+
+fn local_redis_config(port: u16, password: Option<Secret>) -> RedisConfig {
     RedisConfig {
         host: "127.0.0.1".into(),
         port,
-        password: None,
+        password,
     }
+}
+
+/// The test Redis (as [`redis_config`]) behind a [`TcpProxy`] the test can cut and restore:
+/// the config to reach it through the proxy, and the proxy.
+pub async fn redis_behind_proxy() -> Option<(RedisConfig, TcpProxy)> {
+    let redis = redis_config()?;
+    let target = tokio::net::lookup_host((redis.host.as_str(), redis.port))
+        .await
+        .expect("the test Redis's address")
+        .next()
+        .expect("the test Redis has an address");
+    let proxy = TcpProxy::start(target).await;
+    Some((local_redis_config(proxy.port, redis.password), proxy))
 }
 
 /// A server that accepts connections and never answers: a Redis (or any peer) that hangs,
@@ -146,11 +163,7 @@ impl HangingServer {
 
     /// A Redis config pointing at this server.
     pub fn redis_config(&self) -> RedisConfig {
-        RedisConfig {
-            host: "127.0.0.1".into(),
-            port: self.port,
-            password: None,
-        }
+        local_redis_config(self.port, None)
     }
 }
 
