@@ -139,6 +139,27 @@ async fn a_hanging_redis_costs_one_wait_per_outage_memory_not_one_per_command() 
 }
 
 #[tokio::test]
+async fn a_probe_dropped_unanswered_lets_the_next_command_probe_at_once() {
+    let hanging = testing::HangingServer::start().await;
+    let state = SharedState::redis(&hanging.redis_config(), "hanging");
+    let started = Instant::now();
+    assert!(state.deny_list.is_denied("s1").await.is_err());
+    let one_wait = started.elapsed();
+    tokio::time::sleep(OUTAGE_MEMORY + Duration::from_millis(100)).await;
+
+    // The probe's caller gives up (a cancelled request drops its future).
+    let gave_up =
+        tokio::time::timeout(Duration::from_millis(100), state.deny_list.is_denied("s1")).await;
+    assert!(gave_up.is_err(), "the probe was still waiting");
+    // The next command probes (and waits) instead of failing at once until the dropped probe's
+    // window would have ended.
+    let started = Instant::now();
+    assert!(state.deny_list.is_denied("s1").await.is_err());
+    let waited = started.elapsed();
+    assert!(waited >= one_wait / 2, "it failed at once: {waited:?}");
+}
+
+#[tokio::test]
 async fn after_an_outage_redis_is_asked_again_within_a_moment() {
     let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
         return;
