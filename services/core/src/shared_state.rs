@@ -2,7 +2,7 @@
 //! counters (login throttles, rate limits). Redis when configured, else in process.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
@@ -278,8 +278,10 @@ return {count, ttl, denied}
 pub struct RedisState {
     client: redis::Client,
     /// Made by the first command that needs it (a failed attempt leaves it empty for the next
-    /// one); then every command only clones it — no lock that every request would queue on.
-    connection: OnceCell<ConnectionManager>,
+    /// one); then every command only clones it — no async lock that every request would queue
+    /// on. Replaced by an empty cell when a command found it unreachable: the client never
+    /// gives up a connection that went silent (a dropped NAT entry, a dead peer) by itself.
+    connection: RwLock<Arc<OnceCell<ConnectionManager>>>,
     /// Shared with every sibling: an outage is the server's, not one connection's.
     outage: Arc<OutageMemory>,
     prefix: String,
@@ -373,7 +375,7 @@ impl RedisState {
             .expect("a TCP connection info always opens a client");
         Self {
             client,
-            connection: OnceCell::new(),
+            connection: RwLock::default(),
             outage: Arc::default(),
             prefix: key_prefix.to_owned(),
             hit: redis::Script::new(HIT_SCRIPT),
@@ -385,31 +387,33 @@ impl RedisState {
     pub fn sibling(&self) -> Self {
         Self {
             client: self.client.clone(),
-            connection: OnceCell::new(),
+            connection: RwLock::default(),
             outage: self.outage.clone(),
             prefix: self.prefix.clone(),
             hit: self.hit.clone(),
         }
     }
 
-    async fn connection(&self) -> Result<ConnectionManager, SharedStateError> {
-        self.connection
-            .get_or_try_init(|| async {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(REDIS_TIMEOUT))
-                    .set_response_timeout(Some(REDIS_TIMEOUT))
-                    .set_number_of_retries(1)
-                    .set_max_delay(Duration::from_secs(2));
-                tokio::time::timeout(
-                    REDIS_TIMEOUT * 2,
-                    ConnectionManager::new_with_config(self.client.clone(), config),
-                )
-                .await
-                .map_err(|_| SharedStateError::Unreachable("connection timed out".into()))?
-                .map_err(|e| SharedStateError::Unreachable(e.to_string()))
-            })
+    async fn connect(
+        &self,
+        cell: &OnceCell<ConnectionManager>,
+    ) -> Result<ConnectionManager, SharedStateError> {
+        cell.get_or_try_init(|| async {
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(REDIS_TIMEOUT))
+                .set_response_timeout(Some(REDIS_TIMEOUT))
+                .set_number_of_retries(1)
+                .set_max_delay(Duration::from_secs(2));
+            tokio::time::timeout(
+                REDIS_TIMEOUT * 2,
+                ConnectionManager::new_with_config(self.client.clone(), config),
+            )
             .await
-            .cloned()
+            .map_err(|_| SharedStateError::Unreachable("connection timed out".into()))?
+            .map_err(|e| SharedStateError::Unreachable(e.to_string()))
+        })
+        .await
+        .cloned()
     }
 
     /// `<prefix>:<kind>:<key>`, joined without `core::fmt` (two keys per gateway request:
@@ -425,8 +429,13 @@ impl RedisState {
         ) -> futures::future::BoxFuture<'static, redis::RedisResult<T>>,
     ) -> Result<T, SharedStateError> {
         let asking = self.outage.ask()?;
+        let cell = self
+            .connection
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         let answer = async {
-            let conn = self.connection().await?;
+            let conn = self.connect(&cell).await?;
             match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
@@ -437,7 +446,18 @@ impl RedisState {
             }
         }
         .await;
-        asking.answered(!matches!(answer, Err(SharedStateError::Unreachable(_))));
+        let reachable = !matches!(answer, Err(SharedStateError::Unreachable(_)));
+        if !reachable {
+            // The next command connects anew, unless another one already replaced this cell.
+            let mut current = self
+                .connection
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if Arc::ptr_eq(&current, &cell) {
+                *current = Arc::default();
+            }
+        }
+        asking.answered(reachable);
         answer
     }
 

@@ -186,6 +186,42 @@ async fn after_an_outage_redis_is_asked_again_within_a_moment() {
     assert!(state.redis.unwrap().ping().await.is_ok());
 }
 
+#[tokio::test]
+async fn a_connection_that_went_silent_is_replaced_by_a_new_one() {
+    let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
+        return;
+    };
+    let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
+    let window = Duration::from_secs(30);
+    assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
+
+    // The open connection goes silent (a dropped NAT entry, say) while Redis itself is fine:
+    // the command on it times out, and new connections would be answered.
+    proxy.stall_open_connections();
+    let lost = state.counters.hit("k", window).await;
+    assert!(
+        matches!(lost, Err(SharedStateError::Unreachable(_))),
+        "{lost:?}"
+    );
+    // Within the outage memory and one more wait, a new connection answers, and it is the
+    // same count: the hit sent into the silence never reached Redis.
+    let started = Instant::now();
+    let count = loop {
+        match state.counters.hit("k", window).await {
+            Ok(hit) => break hit.count,
+            Err(_) if started.elapsed() < OUTAGE_MEMORY * 5 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!(
+                "still failing {:?} after the connection went silent: {e}",
+                started.elapsed()
+            ),
+        }
+    };
+    assert_eq!(count, 2, "the hit lost in the silence was not counted");
+    assert!(state.redis.unwrap().ping().await.is_ok());
+}
+
 #[test]
 fn each_worker_sees_the_same_state_through_its_own_connection() {
     let states = tokio::runtime::Runtime::new().unwrap().block_on(backends());

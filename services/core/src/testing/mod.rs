@@ -201,6 +201,9 @@ pub struct TcpProxy {
     pub port: u16,
     target: SocketAddr,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Bumped by [`TcpProxy::stall_open_connections`]: connections opened before the bump
+    /// stop moving bytes.
+    stalls: tokio::sync::watch::Sender<u64>,
 }
 
 impl TcpProxy {
@@ -211,6 +214,7 @@ impl TcpProxy {
             port,
             target,
             task: std::sync::Mutex::new(None),
+            stalls: tokio::sync::watch::channel(0).0,
         };
         proxy.serve(listener);
         proxy
@@ -218,12 +222,25 @@ impl TcpProxy {
 
     fn serve(&self, listener: TcpListener) {
         let target = self.target;
+        let stalls = self.stalls.subscribe();
         let handle = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
+                let mut stalls = stalls.clone();
+                let born = *stalls.borrow_and_update();
                 connections.spawn(async move {
-                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
+                        return;
+                    };
+                    let stalled = tokio::select! {
+                        biased;
+                        stall = stalls.wait_for(|stall| *stall > born) => stall.is_ok(),
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => false,
+                    };
+                    if stalled {
+                        // Both ends stay open and nothing moves: a black hole, as a dropped
+                        // NAT entry or a dead peer behind a firewall looks.
+                        std::future::pending::<()>().await;
                     }
                 });
             }
@@ -237,6 +254,12 @@ impl TcpProxy {
             // Aborting drops the JoinSet, which aborts every forwarded connection.
             task.abort();
         }
+    }
+
+    /// Every connection open now stops moving bytes and stays open (a peer that went silent
+    /// without closing); connections made afterwards go through as before.
+    pub fn stall_open_connections(&self) {
+        self.stalls.send_modify(|stall| *stall += 1);
     }
 
     /// Listens again on the same port.
