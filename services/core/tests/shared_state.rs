@@ -222,6 +222,77 @@ async fn a_connection_that_went_silent_is_replaced_by_a_new_one() {
     assert!(state.redis.unwrap().ping().await.is_ok());
 }
 
+/// Sixteen clients counting hits on one key without pause, through the state and a worker's
+/// sibling: when each was answered.
+async fn count_under_load(state: &SharedState, key: &str, until: Instant) -> Vec<Vec<Instant>> {
+    let window = Duration::from_secs(60);
+    let sibling = state.for_worker();
+    let clients = (0..16).map(|i| {
+        let counters = if i % 2 == 0 {
+            state.counters.clone()
+        } else {
+            sibling.counters.clone()
+        };
+        async move {
+            let mut answered = Vec::new();
+            while Instant::now() < until {
+                match counters.hit(key, window).await {
+                    Ok(_) => answered.push(Instant::now()),
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            }
+            answered
+        }
+    });
+    futures::future::join_all(clients).await
+}
+
+#[tokio::test]
+async fn under_load_every_client_recovers_from_a_silence_and_a_cut_and_no_hit_counts_twice() {
+    let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
+        return;
+    };
+    let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
+    let started = Instant::now();
+    let at = |ms| started + Duration::from_millis(ms);
+    let load = count_under_load(&state, "k", at(9_000));
+    let outages = async {
+        tokio::time::sleep_until(at(300).into()).await;
+        proxy.stall_open_connections();
+        tokio::time::sleep_until(at(5_000).into()).await;
+        proxy.cut();
+        tokio::time::sleep_until(at(5_500).into()).await;
+        proxy.restore().await;
+    };
+    let (answered, ()) = tokio::join!(load, outages);
+
+    // A silent connection costs the commands in flight one timeout (1.5 s), then the outage
+    // memory, then a new connection answers; a closed port costs the time it is closed and the
+    // memory. Every client was answered again after each, well before the next.
+    let phases = [
+        ("the silence", at(300 + 3_500), at(5_000)),
+        ("the cut", at(5_500) + OUTAGE_MEMORY * 2, at(9_000)),
+    ];
+    for (client, times) in answered.iter().enumerate() {
+        for (outage, from, to) in phases {
+            assert!(
+                times.iter().any(|t| (from..to).contains(t)),
+                "client {client} was not answered between {:?} and {:?} after {outage}",
+                from - started,
+                to - started
+            );
+        }
+    }
+    // Hits whose answer was lost may have been counted (at most one in flight per client per
+    // outage); none was counted twice, and none that was answered was lost.
+    let answered = answered.iter().map(Vec::len).sum::<usize>() as u64;
+    let counted = state.counters.peek("k").await.unwrap().count;
+    assert!(
+        (answered..=answered + 2 * 16).contains(&counted),
+        "answered {answered}, counted {counted}"
+    );
+}
+
 #[test]
 fn each_worker_sees_the_same_state_through_its_own_connection() {
     let states = tokio::runtime::Runtime::new().unwrap().block_on(backends());
