@@ -463,18 +463,32 @@ impl RedisState {
 
     /// Counts a hit on `key` (as [`WindowCounter::hit`]) and asks whether `session_id` is
     /// denied (as [`SessionDenyList::is_denied`]) in one script: one command and one round
-    /// trip for what the gateway asks about every request with a token.
+    /// trip for what the gateway asks about every request with a token. Each answer on its
+    /// own, as two commands would give them.
     pub async fn hit_and_is_denied(
         &self,
         key: &str,
         window: Duration,
         session_id: &str,
-    ) -> Result<(WindowCount, bool), SharedStateError> {
+    ) -> (
+        Result<WindowCount, SharedStateError>,
+        Result<bool, SharedStateError>,
+    ) {
         let keys = [
             self.key("window", key),
             self.key("denied-session", session_id),
         ];
-        self.run_hit(keys, window).await
+        match self.run_hit(keys, window).await {
+            Ok((count, denied)) => (Ok(count), Ok(denied)),
+            // Redis answered but refused the script — when full (`maxmemory` with the
+            // `noeviction` policy) it refuses anything that may write — so the deny-list, a read
+            // it still answers, is asked alone: sessions are judged by their real state, not
+            // by the outage policy.
+            Err(refused @ SharedStateError::Command(_)) => {
+                (Err(refused), self.is_denied(session_id).await)
+            }
+            Err(unreachable) => (Err(unreachable.clone()), Err(unreachable)),
+        }
     }
 
     /// The hit script on `keys`: the window's, then optionally a session's.

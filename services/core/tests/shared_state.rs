@@ -330,23 +330,59 @@ async fn redis_counts_a_hit_and_answers_for_a_session_in_one_command() {
     let state = SharedState::redis(&config, &testing::unique_prefix());
     let redis = state.redis.clone().unwrap();
     let window = Duration::from_secs(5);
-    let (first, denied) = redis.hit_and_is_denied("k", window, "s1").await.unwrap();
+    let both = |(count, denied): (Result<_, _>, Result<_, _>)| (count.unwrap(), denied.unwrap());
+    let (first, denied) = both(redis.hit_and_is_denied("k", window, "s1").await);
     assert_eq!((first.count, denied), (1, false));
     assert!(first.resets_in <= window && first.resets_in > Duration::ZERO);
     // The same counter as `hit`'s, the same deny-list as `deny`'s.
     assert_eq!(state.counters.hit("k", window).await.unwrap().count, 2);
     state.deny_list.deny("s1", window).await.unwrap();
-    let (third, denied) = redis.hit_and_is_denied("k", window, "s1").await.unwrap();
+    let (third, denied) = both(redis.hit_and_is_denied("k", window, "s1").await);
     assert_eq!((third.count, denied), (3, true));
-    let (_, other_denied) = redis.hit_and_is_denied("k", window, "s2").await.unwrap();
+    let (_, other_denied) = both(redis.hit_and_is_denied("k", window, "s2").await);
     assert!(!other_denied, "only the denied session");
 
     let down = SharedState::redis(&testing::unreachable_redis_config().await, "down");
-    let err = down
+    let (counted, denied) = down
         .redis
         .unwrap()
         .hit_and_is_denied("k", window, "s1")
+        .await;
+    assert!(
+        matches!(counted, Err(SharedStateError::Unreachable(_))),
+        "{counted:?}"
+    );
+    assert!(
+        matches!(denied, Err(SharedStateError::Unreachable(_))),
+        "{denied:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_full_redis_refuses_the_count_and_still_answers_for_sessions() {
+    let Some(private) = testing::PrivateRedis::start().await else {
+        return;
+    };
+    let state = SharedState::redis(&private.redis_config(), "full");
+    let redis = state.redis.clone().unwrap();
+    let window = Duration::from_secs(60);
+    state.deny_list.deny("s1", window).await.unwrap();
+    // Full, with Redis's default policy (`noeviction`): whatever may write is refused.
+    private
+        .command(&["CONFIG", "SET", "maxmemory", "1"])
         .await
-        .unwrap_err();
-    assert!(matches!(err, SharedStateError::Unreachable(_)), "{err}");
+        .unwrap();
+
+    let (counted, denied) = redis.hit_and_is_denied("k", window, "s1").await;
+    assert!(
+        matches!(&counted, Err(SharedStateError::Command(e)) if e.contains("OOM")),
+        "{counted:?}"
+    );
+    assert!(denied.unwrap(), "the denied session is still denied");
+    let (counted, denied) = redis.hit_and_is_denied("k", window, "s2").await;
+    assert!(counted.is_err());
+    assert!(!denied.unwrap(), "another session is not");
+    // A refusal is an answer, not an outage: the next commands are asked at once.
+    assert!(state.deny_list.is_denied("s1").await.unwrap());
+    assert!(redis.ping().await.is_ok());
 }

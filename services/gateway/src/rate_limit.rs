@@ -247,13 +247,9 @@ pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admi
         // With Redis, the session and the caller's counter in one script: one command.
         (Some(redis), Some(claims)) => {
             let policy = limiter.general();
-            let (counted, denied) = match redis
+            let (counted, denied) = redis
                 .hit_and_is_denied(&general_key, policy.window, &claims.sid)
-                .await
-            {
-                Ok((counted, denied)) => (Ok(counted), Ok(denied)),
-                Err(e) => (Err(e.clone()), Err(e)),
-            };
+                .await;
             (
                 Some(gw.authenticator.session_verdict(claims, denied)),
                 counted.map(|counted| Quota::new(policy, counted)),

@@ -540,6 +540,55 @@ async fn a_hanging_redis_delays_one_request_a_moment_not_every_request() {
 }
 
 #[tokio::test]
+async fn a_full_redis_still_judges_sessions_and_lets_requests_through_uncounted() {
+    let Some(private) = plangen_core::testing::PrivateRedis::start().await else {
+        return;
+    };
+    let up = upstreams().await;
+    let urls = [up.auth.url(), up.plans.url(), up.templates.url()];
+    let urls = [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()];
+    let shared = SharedState::redis(&private.redis_config(), "t");
+    shared
+        .deny_list
+        .deny("session-denied-user", Duration::from_secs(60))
+        .await
+        .unwrap();
+    // The defaults: the count fails open, the session check closed.
+    let gw = gateway_with(config(urls, &[]), shared).await;
+    // Full, with Redis's default policy (`noeviction`): the counting script is refused, the
+    // deny-list (a read) still answered.
+    private
+        .command(&["CONFIG", "SET", "maxmemory", "1"])
+        .await
+        .unwrap();
+
+    let res = gw.get_auth("/api/v1/plans", &token_for("u")).await;
+    assert_eq!(res.status(), 200, "a live session, the count failing open");
+    assert!(res.headers().get("ratelimit").is_none(), "nothing counted");
+    let res = gw
+        .get_auth("/api/v1/plans", &token_for("denied-user"))
+        .await;
+    assert_problem(res, 401, "session-revoked").await;
+    // Readiness counts too, so it says what a ping would not: nothing is being counted.
+    let ready = gw.get("/readyz").await;
+    assert_eq!(ready.status(), 200, "failing open still serves");
+    let ready = json(ready).await;
+    assert_eq!(ready["status"], "degraded", "{ready}");
+    let redis = ready["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "redis")
+        .unwrap();
+    assert_eq!(redis["ok"], false, "{ready}");
+    assert!(redis["error"].as_str().unwrap().contains("OOM"), "{ready}");
+    assert!(
+        redis["detail"].as_str().unwrap().contains("failing open"),
+        "{ready}"
+    );
+}
+
+#[tokio::test]
 async fn the_spa_is_served_with_index_fallback_and_cache_headers() {
     let up = upstreams().await;
     let dir = tempfile::tempdir().unwrap();

@@ -141,6 +141,61 @@ pub async fn redis_behind_proxy() -> Option<(RedisConfig, TcpProxy)> {
     Some((local_redis_config(proxy.port, redis.password), proxy))
 }
 
+/// A Redis server of the test's own — the machine's `redis-server` on a free port, keeping
+/// nothing on disk, stopped when dropped — for what must not be done to the shared one
+/// (filling it up, say). `None` (the test skips) without `redis-server`, unless services are
+/// required.
+pub struct PrivateRedis {
+    pub port: u16,
+    child: std::process::Child,
+}
+
+impl PrivateRedis {
+    pub async fn start() -> Option<Self> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let spawned = std::process::Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(std::process::Stdio::null())
+            .spawn();
+        let Ok(child) = spawned else {
+            return missing("redis-server (a private Redis)").map(|never| match never {});
+        };
+        let server = Self { port, child };
+        for _ in 0..100 {
+            if server.command(&["PING"]).await.is_ok() {
+                return Some(server);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("the private redis-server did not answer on port {port}");
+    }
+
+    pub fn redis_config(&self) -> RedisConfig {
+        local_redis_config(self.port, None)
+    }
+
+    /// One command on a connection of its own (what `redis-cli` would send).
+    pub async fn command(&self, args: &[&str]) -> redis::RedisResult<redis::Value> {
+        let client = redis::Client::open(self.redis_config().connection_info())?;
+        let mut connection = client.get_multiplexed_async_connection().await?;
+        redis::cmd(args[0])
+            .arg(&args[1..])
+            .query_async(&mut connection)
+            .await
+    }
+}
+
+impl Drop for PrivateRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A server that accepts connections and never answers: a Redis (or any peer) that hangs,
 /// which is a harder outage than a closed port (every command waits for its timeout).
 pub struct HangingServer {
