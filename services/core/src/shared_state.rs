@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ErrorKind, ServerErrorKind};
 use tokio::sync::OnceCell;
 
 use crate::config::RedisConfig;
@@ -279,8 +280,9 @@ pub struct RedisState {
     client: redis::Client,
     /// Made by the first command that needs it (a failed attempt leaves it empty for the next
     /// one); then every command only clones it — no async lock that every request would queue
-    /// on. Replaced by an empty cell when a command found it unreachable: the client never
-    /// gives up a connection that went silent (a dropped NAT entry, a dead peer) by itself.
+    /// on. Replaced by an empty cell when a command found it unreachable — the client never
+    /// gives up a connection that went silent (a dropped NAT entry, a dead peer) by itself — or
+    /// found a read-only replica behind it (a failover).
     connection: RwLock<Arc<OnceCell<ConnectionManager>>>,
     /// Shared with every sibling: an outage is the server's, not one connection's.
     outage: Arc<OutageMemory>,
@@ -434,6 +436,7 @@ impl RedisState {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
+        let mut demoted = false;
         let answer = async {
             let conn = self.connect(&cell).await?;
             match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
@@ -441,13 +444,19 @@ impl RedisState {
                 Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
                     Err(SharedStateError::Unreachable(e.to_string()))
                 }
-                Ok(Err(e)) => Err(SharedStateError::Command(e.to_string())),
+                Ok(Err(e)) => {
+                    // A replica answers where the primary was: after a failover the server
+                    // this connection reached was demoted, while the address (a Service, a
+                    // DNS name) now leads to the new primary.
+                    demoted = e.kind() == ErrorKind::Server(ServerErrorKind::ReadOnly);
+                    Err(SharedStateError::Command(e.to_string()))
+                }
                 Err(_) => Err(SharedStateError::Unreachable("command timed out".into())),
             }
         }
         .await;
         let reachable = !matches!(answer, Err(SharedStateError::Unreachable(_)));
-        if !reachable {
+        if !reachable || demoted {
             // The next command connects anew, unless another one already replaced this cell.
             let mut current = self
                 .connection

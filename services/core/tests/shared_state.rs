@@ -293,6 +293,102 @@ async fn under_load_every_client_recovers_from_a_silence_and_a_cut_and_no_hit_co
     );
 }
 
+#[tokio::test]
+async fn a_redis_that_pauses_writes_costs_one_timeout_then_counts_again() {
+    let Some(private) = testing::PrivateRedis::start().await else {
+        return;
+    };
+    let state = SharedState::redis(&private.redis_config(), "paused");
+    let redis = state.redis.clone().unwrap();
+    let window = Duration::from_secs(60);
+    assert!(!state.deny_list.is_denied("s1").await.unwrap());
+    // Writes hang while reads answer (what a manual FAILOVER does for its duration): the
+    // counting script, which may write, waits for its timeout and the pause is an outage.
+    private
+        .command(&["CLIENT", "PAUSE", "4000", "WRITE"])
+        .await
+        .unwrap();
+    let paused = Instant::now();
+    let (counted, denied) = redis.hit_and_is_denied("k", window, "s1").await;
+    assert!(
+        matches!(counted, Err(SharedStateError::Unreachable(_))),
+        "{counted:?}"
+    );
+    assert!(denied.is_err());
+    let waited = paused.elapsed();
+    assert!(waited < Duration::from_millis(3_500), "bounded: {waited:?}");
+    // The commands after it fail at once instead of each waiting.
+    let started = Instant::now();
+    assert!(state.counters.hit("k", window).await.is_err());
+    assert!(started.elapsed() < Duration::from_millis(100));
+
+    // When the pause ends, counting goes on within the outage memory.
+    let count = loop {
+        match state.counters.hit("k", window).await {
+            Ok(hit) => break hit.count,
+            Err(_) if paused.elapsed() < Duration::from_secs(4) + OUTAGE_MEMORY * 5 => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("still failing {:?} after the pause: {e}", paused.elapsed()),
+        }
+    };
+    // The script that timed out may have run when the pause ended (Redis queues it).
+    assert!((1..=2).contains(&count), "{count}");
+}
+
+/// Waits until `server` holds `key` (replication is asynchronous).
+async fn wait_for_key(server: &testing::PrivateRedis, key: &str) {
+    for _ in 0..200 {
+        if server.command(&["EXISTS", key]).await.unwrap() == redis::Value::Int(1) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("{key} never reached the replica");
+}
+
+#[tokio::test]
+async fn after_a_failover_behind_the_same_address_the_new_primary_counts_on() {
+    let (Some(old), Some(new)) = (
+        testing::PrivateRedis::start().await,
+        testing::PrivateRedis::start().await,
+    ) else {
+        return;
+    };
+    let port = old.port.to_string();
+    new.command(&["REPLICAOF", "127.0.0.1", &port])
+        .await
+        .unwrap();
+    // The address the state knows (a Service, a DNS name) leads to the primary.
+    let address = testing::TcpProxy::start(old.address()).await;
+    let config = plangen_core::config::RedisConfig {
+        port: address.port,
+        ..old.redis_config()
+    };
+    let state = SharedState::redis(&config, "failover");
+    let window = Duration::from_secs(60);
+    assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
+    wait_for_key(&new, "failover:window:k").await;
+
+    // The failover: the replica is promoted, the old primary becomes its replica, and the
+    // address leads to the new primary; the open connection still reaches the old one.
+    new.command(&["REPLICAOF", "NO", "ONE"]).await.unwrap();
+    let port = new.port.to_string();
+    old.command(&["REPLICAOF", "127.0.0.1", &port])
+        .await
+        .unwrap();
+    address.retarget(new.address());
+
+    // The first count meets the demoted server and is refused (an answer, not an outage) …
+    let refused = state.counters.hit("k", window).await;
+    assert!(
+        matches!(&refused, Err(SharedStateError::Command(e)) if e.contains("read only replica")),
+        "{refused:?}"
+    );
+    // … and the next one, on a new connection, is counted by the new primary, going on.
+    assert_eq!(state.counters.hit("k", window).await.unwrap().count, 2);
+}
+
 #[test]
 fn each_worker_sees_the_same_state_through_its_own_connection() {
     let states = tokio::runtime::Runtime::new().unwrap().block_on(backends());

@@ -10,6 +10,7 @@ pub use api::{ApiClient, access_token, assert_problem, problem_fields, test_env}
 pub use logs::CapturedLogs;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -148,6 +149,9 @@ pub async fn redis_behind_proxy() -> Option<(RedisConfig, TcpProxy)> {
 pub struct PrivateRedis {
     pub port: u16,
     child: std::process::Child,
+    /// Its working directory: a replica writes the data it receives there (`dump.rdb`), and
+    /// a server loads what it finds there at start.
+    dir: std::path::PathBuf,
 }
 
 impl PrivateRedis {
@@ -156,15 +160,20 @@ impl PrivateRedis {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        let dir = std::env::temp_dir().join(format!("plangen-redis-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir(&dir).expect("a directory for the private Redis");
         let spawned = std::process::Command::new("redis-server")
             .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .arg("--dir")
+            .arg(&dir)
             .args(["--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .spawn();
         let Ok(child) = spawned else {
+            let _ = std::fs::remove_dir_all(&dir);
             return missing("redis-server (a private Redis)").map(|never| match never {});
         };
-        let server = Self { port, child };
+        let server = Self { port, child, dir };
         for _ in 0..100 {
             if server.command(&["PING"]).await.is_ok() {
                 return Some(server);
@@ -176,6 +185,10 @@ impl PrivateRedis {
 
     pub fn redis_config(&self) -> RedisConfig {
         local_redis_config(self.port, None)
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.port))
     }
 
     /// One command on a connection of its own (what `redis-cli` would send).
@@ -193,6 +206,7 @@ impl Drop for PrivateRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -254,7 +268,8 @@ pub fn unique_prefix() -> String {
 /// Redis or PostgreSQL without touching the machine's servers.
 pub struct TcpProxy {
     pub port: u16,
-    target: SocketAddr,
+    /// Where new connections go ([`TcpProxy::retarget`]).
+    target: Arc<Mutex<SocketAddr>>,
     task: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// Bumped by [`TcpProxy::stall_open_connections`]: connections opened before the bump
     /// stop moving bytes.
@@ -267,7 +282,7 @@ impl TcpProxy {
         let port = listener.local_addr().expect("addr").port();
         let proxy = Self {
             port,
-            target,
+            target: Arc::new(Mutex::new(target)),
             task: std::sync::Mutex::new(None),
             stalls: tokio::sync::watch::channel(0).0,
         };
@@ -276,13 +291,14 @@ impl TcpProxy {
     }
 
     fn serve(&self, listener: TcpListener) {
-        let target = self.target;
+        let target = self.target.clone();
         let stalls = self.stalls.subscribe();
         let handle = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
                 let mut stalls = stalls.clone();
                 let born = *stalls.borrow_and_update();
+                let target = *target.lock().expect("proxy target");
                 connections.spawn(async move {
                     let Ok(mut outbound) = tokio::net::TcpStream::connect(target).await else {
                         return;
@@ -315,6 +331,12 @@ impl TcpProxy {
     /// without closing); connections made afterwards go through as before.
     pub fn stall_open_connections(&self) {
         self.stalls.send_modify(|stall| *stall += 1);
+    }
+
+    /// New connections go to `target` from now on; open ones stay where they are (as a
+    /// Service or a DNS name that now leads to another server).
+    pub fn retarget(&self, target: SocketAddr) {
+        *self.target.lock().expect("proxy target") = target;
     }
 
     /// Listens again on the same port.
