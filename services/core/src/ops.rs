@@ -16,8 +16,11 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{Problem, ProblemKind, problem_for_status};
 use crate::metrics::{Metrics, metrics_handler, track};
-use crate::shared_state::{Ping, RedisState};
+use crate::shared_state::{RedisState, WindowCounter};
 use crate::telemetry::request_context;
+
+/// The counter Redis readiness counts on (apart from every caller's and every login's).
+const READINESS_PROBE_KEY: &str = "readiness-probe";
 
 /// One dependency `/readyz` checks.
 #[async_trait]
@@ -33,8 +36,13 @@ impl ReadinessCheck for RedisState {
         "redis"
     }
 
+    /// A count on a probe key, not a ping: a Redis that answers but refuses writes (full,
+    /// with the `noeviction` policy) can neither count requests nor throttle logins.
     async fn check(&self) -> Result<(), String> {
-        self.ping().await.map_err(|e| e.to_string())
+        self.hit(READINESS_PROBE_KEY, Duration::from_secs(1))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 }
 

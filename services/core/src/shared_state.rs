@@ -280,12 +280,15 @@ pub struct RedisState {
     client: redis::Client,
     /// Made by the first command that needs it (a failed attempt leaves it empty for the next
     /// one); then every command only clones it — no async lock that every request would queue
-    /// on. Replaced by an empty cell when a command found it unreachable — the client never
-    /// gives up a connection that went silent (a dropped NAT entry, a dead peer) by itself — or
-    /// found a read-only replica behind it (a failover).
-    connection: RwLock<Arc<OnceCell<ConnectionManager>>>,
+    /// on. Replaced by an empty one when it was made before the latest outage (the client
+    /// never gives up a connection that went silent — a dropped NAT entry, a dead peer — by
+    /// itself, and a sibling that was idle during the outage may hold one), or when it found a
+    /// read-only replica behind it (a failover), at most once per [`OUTAGE_MEMORY`].
+    connection: RwLock<Arc<Connection>>,
     /// Shared with every sibling: an outage is the server's, not one connection's.
     outage: Arc<OutageMemory>,
+    /// When this connection was last replaced for answering `READONLY` ([`outage_clock`]).
+    demotion_replaced: AtomicU64,
     prefix: String,
     hit: redis::Script,
 }
@@ -309,6 +312,15 @@ struct OutageMemory {
     /// Until when commands fail at once (milliseconds after [`EPOCH`], plus one); 0: no outage
     /// known, the usual state, read with one load.
     until: AtomicU64,
+    /// Outages found so far: a connection made before the latest one is not used again.
+    outages: AtomicU64,
+}
+
+/// A connection cell and the number of outages known when it was made.
+#[derive(Default)]
+struct Connection {
+    after_outages: u64,
+    cell: OnceCell<ConnectionManager>,
 }
 
 /// A command let through by the [`OutageMemory`]: tell it how the command went. A probe that
@@ -357,6 +369,7 @@ impl Asking<'_> {
         if !reachable {
             let until = outage_clock() + OUTAGE_MEMORY.as_millis() as u64;
             memory.store(until, Ordering::Relaxed);
+            self.memory.outages.fetch_add(1, Ordering::Relaxed);
         } else if memory.load(Ordering::Relaxed) != 0 {
             memory.store(0, Ordering::Relaxed);
         }
@@ -378,6 +391,7 @@ impl RedisState {
         Self {
             client,
             connection: RwLock::default(),
+            demotion_replaced: AtomicU64::new(0),
             outage: Arc::default(),
             prefix: key_prefix.to_owned(),
             hit: redis::Script::new(HIT_SCRIPT),
@@ -390,6 +404,7 @@ impl RedisState {
         Self {
             client: self.client.clone(),
             connection: RwLock::default(),
+            demotion_replaced: AtomicU64::new(0),
             outage: self.outage.clone(),
             prefix: self.prefix.clone(),
             hit: self.hit.clone(),
@@ -431,14 +446,18 @@ impl RedisState {
         ) -> futures::future::BoxFuture<'static, redis::RedisResult<T>>,
     ) -> Result<T, SharedStateError> {
         let asking = self.outage.ask()?;
-        let cell = self
+        let mut connection = self
             .connection
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
+        let outages = self.outage.outages.load(Ordering::Relaxed);
+        if connection.after_outages < outages {
+            connection = self.replace_connection(&connection, outages);
+        }
         let mut demoted = false;
         let answer = async {
-            let conn = self.connect(&cell).await?;
+            let conn = self.connect(&connection.cell).await?;
             match tokio::time::timeout(REDIS_TIMEOUT * 2, cmd(conn)).await {
                 Ok(Ok(v)) => Ok(v),
                 Ok(Err(e)) if e.is_io_error() || e.is_connection_dropped() || e.is_timeout() => {
@@ -455,19 +474,40 @@ impl RedisState {
             }
         }
         .await;
-        let reachable = !matches!(answer, Err(SharedStateError::Unreachable(_)));
-        if !reachable || demoted {
-            // The next command connects anew, unless another one already replaced this cell.
-            let mut current = self
-                .connection
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if Arc::ptr_eq(&current, &cell) {
-                *current = Arc::default();
+        if demoted {
+            // Once a second at most: while the address still leads to the demoted server
+            // (a DNS record or a Service not yet moved), every command would reconnect.
+            let now = outage_clock();
+            let last = self.demotion_replaced.load(Ordering::Relaxed);
+            if (last == 0 || now >= last + OUTAGE_MEMORY.as_millis() as u64)
+                && self
+                    .demotion_replaced
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                self.replace_connection(&connection, outages);
             }
         }
-        asking.answered(reachable);
+        // An unreachable answer counts an outage: this connection and every sibling's made
+        // before it are replaced before their next use.
+        asking.answered(!matches!(answer, Err(SharedStateError::Unreachable(_))));
         answer
+    }
+
+    /// A new, empty connection in place of `stale` — unless another command already replaced
+    /// it — and the one in place now.
+    fn replace_connection(&self, stale: &Arc<Connection>, outages: u64) -> Arc<Connection> {
+        let mut current = self
+            .connection
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if Arc::ptr_eq(&current, stale) {
+            *current = Arc::new(Connection {
+                after_outages: outages,
+                cell: OnceCell::new(),
+            });
+        }
+        current.clone()
     }
 
     /// Counts a hit on `key` (as [`WindowCounter::hit`]) and asks whether `session_id` is

@@ -6,14 +6,12 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use plangen_core::ReadinessCheck;
 use serde::Serialize;
 
 use crate::GatewayState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The counter readiness counts on (apart from every client's: `rl:` keys).
-const READINESS_PROBE_KEY: &str = "gateway-readiness-probe";
 
 pub async fn healthz() -> impl IntoResponse {
     Json(serde_json::json!({ "status": "ok", "service": "gateway" }))
@@ -51,15 +49,9 @@ pub async fn readyz(State(gw): State<GatewayState>) -> Response {
         }
     }));
     let redis_check = async {
-        gw.shared.redis.as_ref()?;
-        // A count, not a ping: a Redis that answers but refuses writes (full, with the
-        // `noeviction` policy) cannot count requests either, and readiness must say so.
-        let probe = gw
-            .shared
-            .counters
-            .hit(READINESS_PROBE_KEY, Duration::from_secs(1));
-        let result = match tokio::time::timeout(CHECK_TIMEOUT, probe).await {
-            Ok(r) => r.map(|_| ()).map_err(|e| e.to_string()),
+        let redis = gw.shared.redis.as_ref()?;
+        let result = match tokio::time::timeout(CHECK_TIMEOUT, redis.check()).await {
+            Ok(r) => r,
             Err(_) => Err("timed out".to_owned()),
         };
         let fail_open = gw.config.rate_limit.fail_open;

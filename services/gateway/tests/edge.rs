@@ -10,6 +10,16 @@ use plangen_core::shared_state::SharedState;
 use plangen_core::{Secret, TokenKeys};
 use serde_json::{Value, json};
 
+/// The Redis check in a `/readyz` answer.
+fn redis_check(ready: &Value) -> &Value {
+    ready["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["name"] == "redis")
+        .expect("a Redis check")
+}
+
 #[tokio::test]
 async fn bad_tokens_are_rejected_at_the_edge_and_never_reach_an_upstream() {
     let up = upstreams().await;
@@ -402,14 +412,7 @@ async fn two_gateways_on_one_redis_share_the_budget() {
     .await;
     let ready: Value = a.get("/readyz").await.json().await.unwrap();
     assert_eq!(ready["rateLimitStore"], "redis");
-    assert!(
-        ready["checks"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["name"] == "redis" && c["ok"] == true),
-        "{ready}"
-    );
+    assert_eq!(redis_check(&ready)["ok"], true, "{ready}");
 }
 
 #[tokio::test]
@@ -468,13 +471,7 @@ async fn redis_down_fails_open_by_default_and_closed_when_configured() {
     assert_eq!(ready.status(), 200);
     let ready: Value = ready.json().await.unwrap();
     assert_eq!(ready["status"], "degraded", "{ready}");
-    let check = ready["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "redis")
-        .unwrap()
-        .clone();
+    let check = redis_check(&ready).clone();
     assert_eq!(check["ok"], false);
     assert!(
         check["detail"].as_str().unwrap().contains("failing open"),
@@ -574,12 +571,7 @@ async fn a_full_redis_still_judges_sessions_and_lets_requests_through_uncounted(
     assert_eq!(ready.status(), 200, "failing open still serves");
     let ready = json(ready).await;
     assert_eq!(ready["status"], "degraded", "{ready}");
-    let redis = ready["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "redis")
-        .unwrap();
+    let redis = redis_check(&ready);
     assert_eq!(redis["ok"], false, "{ready}");
     assert!(redis["error"].as_str().unwrap().contains("OOM"), "{ready}");
     assert!(

@@ -115,10 +115,15 @@ pub fn redis_config() -> Option<RedisConfig> {
 /// A Redis config pointing at a port where nothing listens: an outage, without touching the
 /// machine's Redis.
 pub async fn unreachable_redis_config() -> RedisConfig {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    drop(listener);
-    local_redis_config(port, None)
+    local_redis_config(free_port(), None)
+}
+
+/// A port nothing listens on at the moment (another may take it before it is used).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 fn local_redis_config(port: u16, password: Option<Secret>) -> RedisConfig {
@@ -156,31 +161,37 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub async fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let dir = std::env::temp_dir().join(format!("plangen-redis-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir(&dir).expect("a directory for the private Redis");
-        let spawned = std::process::Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .arg("--dir")
-            .arg(&dir)
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(std::process::Stdio::null())
-            .spawn();
-        let Ok(child) = spawned else {
-            let _ = std::fs::remove_dir_all(&dir);
-            return missing("redis-server (a private Redis)").map(|never| match never {});
-        };
-        let server = Self { port, child, dir };
-        for _ in 0..100 {
-            if server.command(&["PING"]).await.is_ok() {
-                return Some(server);
+        // The free port may be taken before the server binds it: then another one.
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!("plangen-redis-{}", uuid::Uuid::new_v4()));
+            std::fs::create_dir(&dir).expect("a directory for the private Redis");
+            let spawned = std::process::Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .arg("--dir")
+                .arg(&dir)
+                .args(["--save", "", "--appendonly", "no"])
+                // A new replica is sent the data at once, not after the default 5 s wait for
+                // more replicas.
+                .args(["--repl-diskless-sync-delay", "0"])
+                .stdout(std::process::Stdio::null())
+                .spawn();
+            let Ok(child) = spawned else {
+                let _ = std::fs::remove_dir_all(&dir);
+                return missing("redis-server (a private Redis)").map(|never| match never {});
+            };
+            let mut server = Self { port, child, dir };
+            for _ in 0..100 {
+                if server.command(&["PING"]).await.is_ok() {
+                    return Some(server);
+                }
+                if server.child.try_wait().is_ok_and(|exited| exited.is_some()) {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
             }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        panic!("the private redis-server did not answer on port {port}");
+        panic!("no private redis-server answered");
     }
 
     pub fn redis_config(&self) -> RedisConfig {
@@ -274,6 +285,7 @@ pub struct TcpProxy {
     /// Bumped by [`TcpProxy::stall_open_connections`]: connections opened before the bump
     /// stop moving bytes.
     stalls: tokio::sync::watch::Sender<u64>,
+    accepted: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl TcpProxy {
@@ -285,6 +297,7 @@ impl TcpProxy {
             target: Arc::new(Mutex::new(target)),
             task: std::sync::Mutex::new(None),
             stalls: tokio::sync::watch::channel(0).0,
+            accepted: Arc::default(),
         };
         proxy.serve(listener);
         proxy
@@ -293,9 +306,11 @@ impl TcpProxy {
     fn serve(&self, listener: TcpListener) {
         let target = self.target.clone();
         let stalls = self.stalls.subscribe();
+        let accepted = self.accepted.clone();
         let handle = tokio::spawn(async move {
             let mut connections = tokio::task::JoinSet::new();
             while let Ok((mut inbound, _)) = listener.accept().await {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let mut stalls = stalls.clone();
                 let born = *stalls.borrow_and_update();
                 let target = *target.lock().expect("proxy target");
@@ -325,6 +340,11 @@ impl TcpProxy {
             // Aborting drops the JoinSet, which aborts every forwarded connection.
             task.abort();
         }
+    }
+
+    /// How many connections it has accepted.
+    pub fn accepted(&self) -> usize {
+        self.accepted.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Every connection open now stops moving bytes and stays open (a peer that went silent
