@@ -25,6 +25,15 @@ async fn count_once_answered(
     }
 }
 
+/// A Redis state (keys of its own) reaching the test Redis through a proxy the test controls.
+async fn state_behind_proxy() -> Option<(SharedState, testing::TcpProxy)> {
+    let (behind_proxy, proxy) = testing::redis_behind_proxy().await?;
+    Some((
+        SharedState::redis(&behind_proxy, &testing::unique_prefix()),
+        proxy,
+    ))
+}
+
 async fn backends() -> Vec<(&'static str, SharedState)> {
     let mut all = vec![("memory", SharedState::in_process())];
     if let Some(config) = testing::redis_config() {
@@ -180,10 +189,9 @@ async fn a_probe_dropped_unanswered_lets_the_next_command_probe_at_once() {
 
 #[tokio::test]
 async fn after_an_outage_redis_is_asked_again_within_a_moment() {
-    let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
+    let Some((state, proxy)) = state_behind_proxy().await else {
         return;
     };
-    let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
     let window = Duration::from_secs(5);
     assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
 
@@ -198,10 +206,9 @@ async fn after_an_outage_redis_is_asked_again_within_a_moment() {
 
 #[tokio::test]
 async fn a_connection_that_went_silent_is_replaced_by_a_new_one() {
-    let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
+    let Some((state, proxy)) = state_behind_proxy().await else {
         return;
     };
-    let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
     let window = Duration::from_secs(30);
     assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
 
@@ -222,10 +229,9 @@ async fn a_connection_that_went_silent_is_replaced_by_a_new_one() {
 
 #[tokio::test]
 async fn after_an_outage_an_idle_siblings_connection_is_replaced_before_its_next_use() {
-    let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
+    let Some((state, proxy)) = state_behind_proxy().await else {
         return;
     };
-    let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
     let idle = state.for_worker();
     let window = Duration::from_secs(30);
     assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
@@ -255,11 +261,7 @@ async fn a_demoted_server_still_at_the_address_is_reconnected_to_once_a_second_n
         return;
     };
     let address = testing::TcpProxy::start(primary.address()).await;
-    let config = plangen_core::config::RedisConfig {
-        port: address.port,
-        ..primary.redis_config()
-    };
-    let state = SharedState::redis(&config, "demoted");
+    let state = SharedState::redis(&address.redis_config(), "demoted");
     let window = Duration::from_secs(60);
     assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
     let port = replica.port.to_string();
@@ -321,10 +323,9 @@ async fn count_under_load(state: &SharedState, key: &str, until: Instant) -> Vec
 
 #[tokio::test]
 async fn under_load_every_client_recovers_from_a_silence_and_a_cut_and_the_count_stays_true() {
-    let Some((behind_proxy, proxy)) = testing::redis_behind_proxy().await else {
+    let Some((state, proxy)) = state_behind_proxy().await else {
         return;
     };
-    let state = SharedState::redis(&behind_proxy, &testing::unique_prefix());
     let started = Instant::now();
     let at = |ms| started + Duration::from_millis(ms);
     let load = count_under_load(&state, "k", at(9_000));
@@ -428,11 +429,7 @@ async fn after_a_failover_behind_the_same_address_the_new_primary_counts_on() {
         .unwrap();
     // The address the state knows (a Service, a DNS name) leads to the primary.
     let address = testing::TcpProxy::start(old.address()).await;
-    let config = plangen_core::config::RedisConfig {
-        port: address.port,
-        ..old.redis_config()
-    };
-    let state = SharedState::redis(&config, "failover");
+    let state = SharedState::redis(&address.redis_config(), "failover");
     let window = Duration::from_secs(60);
     assert_eq!(state.counters.hit("k", window).await.unwrap().count, 1);
     wait_for_key(&new, "failover:window:k").await;

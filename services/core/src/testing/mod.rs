@@ -342,6 +342,11 @@ impl TcpProxy {
         }
     }
 
+    /// A config reaching the Redis this proxy forwards to (one without a password).
+    pub fn redis_config(&self) -> RedisConfig {
+        local_redis_config(self.port, None)
+    }
+
     /// How many connections it has accepted.
     pub fn accepted(&self) -> usize {
         self.accepted.load(std::sync::atomic::Ordering::Relaxed)
