@@ -287,8 +287,8 @@ pub struct RedisState {
     connection: RwLock<Arc<Connection>>,
     /// Shared with every sibling: an outage is the server's, not one connection's.
     outage: Arc<OutageMemory>,
-    /// When this connection was last replaced for answering `READONLY` ([`outage_clock`]).
-    demotion_replaced: AtomicU64,
+    /// From when a `READONLY` answer may replace this connection again ([`outage_clock`]).
+    demotion_replaceable_from: AtomicU64,
     prefix: String,
     hit: redis::Script,
 }
@@ -391,7 +391,7 @@ impl RedisState {
         Self {
             client,
             connection: RwLock::default(),
-            demotion_replaced: AtomicU64::new(0),
+            demotion_replaceable_from: AtomicU64::new(0),
             outage: Arc::default(),
             prefix: key_prefix.to_owned(),
             hit: redis::Script::new(HIT_SCRIPT),
@@ -404,7 +404,7 @@ impl RedisState {
         Self {
             client: self.client.clone(),
             connection: RwLock::default(),
-            demotion_replaced: AtomicU64::new(0),
+            demotion_replaceable_from: AtomicU64::new(0),
             outage: self.outage.clone(),
             prefix: self.prefix.clone(),
             hit: self.hit.clone(),
@@ -478,11 +478,12 @@ impl RedisState {
             // Once a second at most: while the address still leads to the demoted server
             // (a DNS record or a Service not yet moved), every command would reconnect.
             let now = outage_clock();
-            let last = self.demotion_replaced.load(Ordering::Relaxed);
-            if (last == 0 || now >= last + OUTAGE_MEMORY.as_millis() as u64)
+            let from = self.demotion_replaceable_from.load(Ordering::Relaxed);
+            let next = now + OUTAGE_MEMORY.as_millis() as u64;
+            if now >= from
                 && self
-                    .demotion_replaced
-                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .demotion_replaceable_from
+                    .compare_exchange(from, next, Ordering::Relaxed, Ordering::Relaxed)
                     .is_ok()
             {
                 self.replace_connection(&connection, outages);
