@@ -41,6 +41,8 @@ pub struct AuthConfig {
     pub trust_forwarded_for: bool,
     /// Argon2 hashes running at once; more wait, so a login storm cannot starve the runtime.
     pub max_concurrent_hashes: usize,
+    /// How long a request may take (`REQUEST_TIMEOUT_MS`, default 10 s).
+    pub request_timeout: Duration,
 }
 
 /// Secrets to use when none are configured (the embedded default generates and keeps them).
@@ -86,6 +88,7 @@ impl AuthConfig {
             "a number",
         );
         let allowed_origins = env.list("ALLOWED_ORIGINS");
+        let request_timeout = plangen_core::config::request_timeout(&mut env);
         env.finish()?;
         Ok(Self {
             port,
@@ -100,6 +103,7 @@ impl AuthConfig {
             login_throttle,
             trust_forwarded_for,
             max_concurrent_hashes: max_concurrent_hashes.max(1),
+            request_timeout,
         })
     }
 }

@@ -97,7 +97,8 @@ pub fn app(state: AuthState) -> Router {
     let ops = ServiceOps::new("auth", ApiDoc::openapi())
         .check(database_check(state.store.clone(), |store| async move {
             store.ping().await
-        }));
+        }))
+        .request_timeout(state.config.request_timeout);
     let (shared, config) = (state.shared.clone(), state.config.clone());
     service_app(routes::router(state), ops, &shared, &config.allowed_origins)
 }

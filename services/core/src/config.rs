@@ -203,6 +203,15 @@ impl Env {
     }
 }
 
+/// How long a service works on one request before it gives up with a 503 `timeout` problem:
+/// shorter than the gateway's 30 s `UPSTREAM_TIMEOUT_MS`, so a caller learns which hop was slow.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `REQUEST_TIMEOUT_MS`, read the same way by every service.
+pub fn request_timeout(env: &mut Env) -> Duration {
+    env.millis_or("REQUEST_TIMEOUT_MS", DEFAULT_REQUEST_TIMEOUT)
+}
+
 pub fn parse_duration(raw: &str) -> Option<Duration> {
     let raw = raw.trim();
     let split = raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len());

@@ -35,6 +35,7 @@ pub enum ProblemKind {
     BadGateway,
     ServiceUnavailable,
     GatewayTimeout,
+    Timeout,
     Internal,
 }
 
@@ -63,6 +64,7 @@ impl ProblemKind {
             BadGateway => "bad-gateway",
             ServiceUnavailable => "service-unavailable",
             GatewayTimeout => "gateway-timeout",
+            Timeout => "timeout",
             Internal => "internal",
         }
     }
@@ -91,6 +93,7 @@ impl ProblemKind {
             BadGateway => "An upstream service failed",
             ServiceUnavailable => "Service unavailable",
             GatewayTimeout => "An upstream service timed out",
+            Timeout => "The request did not finish in time",
             Internal => "Internal error",
         }
     }
@@ -112,7 +115,7 @@ impl ProblemKind {
             PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             TooManyRequests => StatusCode::TOO_MANY_REQUESTS,
             BadGateway => StatusCode::BAD_GATEWAY,
-            ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ServiceUnavailable | Timeout => StatusCode::SERVICE_UNAVAILABLE,
             GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -322,6 +325,7 @@ mod tests {
             BadGateway,
             ServiceUnavailable,
             GatewayTimeout,
+            Timeout,
             Internal,
         ];
         let slugs: std::collections::HashSet<_> = kinds.iter().map(|k| k.slug()).collect();

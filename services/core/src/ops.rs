@@ -89,6 +89,8 @@ pub struct ServiceOps {
     pub openapi: Arc<utoipa::openapi::OpenApi>,
     /// Largest accepted request body.
     pub body_limit: usize,
+    /// How long a request may take before it is abandoned ([`crate::config::request_timeout`]).
+    pub request_timeout: Duration,
 }
 
 impl ServiceOps {
@@ -99,7 +101,13 @@ impl ServiceOps {
             readiness: Vec::new(),
             openapi: Arc::new(openapi),
             body_limit: 1 << 20,
+            request_timeout: crate::config::DEFAULT_REQUEST_TIMEOUT,
         }
+    }
+
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
     }
 
     pub fn check(mut self, check: Arc<dyn ReadinessCheck>) -> Self {
@@ -172,6 +180,36 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     Problem::internal("handler panicked").into_response()
 }
 
+/// Bounds the time a request may take. A storage that went silent (a dropped NAT entry, a
+/// dead peer: nothing answers, nothing closes) would otherwise hold the request, and the
+/// caller, until TCP gives up many minutes later. Dropping the handler's future cancels its
+/// work; a write may still have taken effect, which the answer says.
+async fn within_request_timeout(
+    State(timeout): State<Duration>,
+    req: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    let safe = req.method().is_safe();
+    match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            let ms = timeout.as_millis() as u64;
+            tracing::warn!(
+                timeout_ms = ms,
+                "request abandoned: it did not finish in time"
+            );
+            let mut detail = format!("The request did not finish within {ms} ms");
+            if !safe {
+                detail.push_str("; it may or may not have taken effect");
+            }
+            Problem::new(ProblemKind::Timeout)
+                .detail(detail)
+                .retry_after(1)
+                .into_response()
+        }
+    }
+}
+
 /// Turns any bare error status a layer produced (timeouts, limits) into problem+json.
 async fn problem_for_bare_errors(req: axum::extract::Request, next: middleware::Next) -> Response {
     let response = next.run(req).await;
@@ -199,8 +237,8 @@ async fn problem_for_bare_errors(req: axum::extract::Request, next: middleware::
 }
 
 /// Wraps a service's API router with the operational endpoints and the common layers:
-/// request ids + access log (outermost), metrics, panic catching, body limit, problem+json
-/// for every error.
+/// request ids + access log (outermost), metrics, the request timeout, panic catching, body
+/// limit, problem+json for every error.
 pub fn service_router(api: Router, ops: ServiceOps) -> Router {
     let ops_routes = Router::new()
         .route("/healthz", get(healthz))
@@ -217,6 +255,10 @@ pub fn service_router(api: Router, ops: ServiceOps) -> Router {
         .layer(DefaultBodyLimit::max(ops.body_limit))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(middleware::from_fn_with_state(
+            ops.request_timeout,
+            within_request_timeout,
+        ))
         .layer(middleware::from_fn_with_state(ops.metrics.clone(), track))
         .layer(middleware::from_fn(request_context))
 }

@@ -24,6 +24,8 @@ pub struct PlanConfig {
     pub template_url: String,
     /// Total timeout of a call to the template service (`TEMPLATE_TIMEOUT_MS`, default 5 s).
     pub template_timeout: Duration,
+    /// How long a request may take (`REQUEST_TIMEOUT_MS`, default 10 s).
+    pub request_timeout: Duration,
 }
 
 impl PlanConfig {
@@ -52,6 +54,7 @@ impl PlanConfig {
             env.problem(format!("TEMPLATE={template_url:?} is not an http(s) URL"));
         }
         let template_timeout = env.millis_or("TEMPLATE_TIMEOUT_MS", Duration::from_secs(5));
+        let request_timeout = plangen_core::config::request_timeout(&mut env);
         env.finish()?;
         Ok(Self {
             port,
@@ -62,6 +65,7 @@ impl PlanConfig {
             deny_list_fail_open,
             template_url,
             template_timeout,
+            request_timeout,
         })
     }
 }

@@ -16,6 +16,8 @@ pub struct TemplateConfig {
     pub allowed_origins: Vec<String>,
     /// Accept tokens when the session deny-list cannot be read (Redis down) instead of 503.
     pub deny_list_fail_open: bool,
+    /// How long a request may take (`REQUEST_TIMEOUT_MS`, default 10 s).
+    pub request_timeout: std::time::Duration,
 }
 
 impl TemplateConfig {
@@ -35,6 +37,7 @@ impl TemplateConfig {
         let access_token_secret = env.secret("ACCESS_TOKEN_SECRET", access_secret);
         let deny_list_fail_open = env.bool_or("DENY_LIST_FAIL_OPEN", false);
         let allowed_origins = env.list("ALLOWED_ORIGINS");
+        let request_timeout = plangen_core::config::request_timeout(&mut env);
         env.finish()?;
         Ok(Self {
             port,
@@ -43,6 +46,7 @@ impl TemplateConfig {
             access_token_secret,
             allowed_origins,
             deny_list_fail_open,
+            request_timeout,
         })
     }
 }

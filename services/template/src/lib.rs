@@ -79,7 +79,8 @@ pub fn app(state: TemplateState) -> Router {
     let ops = ServiceOps::new("template", ApiDoc::openapi())
         .check(database_check(state.store.clone(), |store| async move {
             store.ping().await
-        }));
+        }))
+        .request_timeout(state.config.request_timeout);
     let (shared, config) = (state.shared.clone(), state.config.clone());
     service_app(routes::router(state), ops, &shared, &config.allowed_origins)
 }

@@ -481,6 +481,81 @@ async fn an_unreachable_mongodb_makes_readyz_fail_and_requests_503() {
 }
 
 #[tokio::test]
+async fn a_mongodb_gone_silent_costs_one_timeout_then_the_service_recovers_by_itself() {
+    let Some(server) = mongo::mongo_server() else {
+        return;
+    };
+    let target = server
+        .url
+        .trim_start_matches("mongodb://")
+        .split(['/', '?'])
+        .next()
+        .unwrap();
+    let target = tokio::net::lookup_host(target)
+        .await
+        .unwrap()
+        .next()
+        .unwrap();
+    let proxy = plangen_core::testing::TcpProxy::start(target).await;
+    let url = format!("mongodb://127.0.0.1:{}", proxy.port);
+    let db = mongo::fresh_database();
+    let config = plangen_template::TemplateConfig::from_env(env(
+        &url,
+        &[
+            ("DATABASE_NAME", &db),
+            ("MONGODB_TIMEOUT_MS", "1000"),
+            ("REQUEST_TIMEOUT_MS", "1000"),
+        ],
+    ))
+    .unwrap();
+    let state = plangen_template::TemplateState::new(config).await.unwrap();
+    let h = Harness::start(server.backend(), server.is_nx, state, None).await;
+    let created = h.create("ada", template("Kept")).await;
+    let path = format!("/{}", created["id"].as_str().unwrap());
+    assert_eq!(h.get(&path, "ada").await.status(), 200);
+
+    // Open connections stop answering and stay open (a dropped NAT entry, a dead peer).
+    proxy.stall_open_connections();
+    let started = std::time::Instant::now();
+    let res = tokio::time::timeout(std::time::Duration::from_secs(10), h.get(&path, "ada"))
+        .await
+        .expect("answered, not left hanging");
+    let waited = started.elapsed();
+    let p = assert_problem(res, 503, "timeout").await;
+    assert!(
+        waited < std::time::Duration::from_secs(4),
+        "bounded: {waited:?}"
+    );
+    assert!(
+        !p.to_string().contains("127.0.0.1"),
+        "no internals leak: {p}"
+    );
+
+    // New connections pass: the driver gives up the silent ones and the template is there.
+    let started = std::time::Instant::now();
+    loop {
+        let res = h.get(&path, "ada").await;
+        if res.status() == 200 {
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["name"], "Kept");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "still {} after {:?}",
+            res.status(),
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "[{}] recovered {:?} after the first timeout",
+        h.backend,
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn stores_write_only_over_the_version_they_read() {
     for h in harnesses().await {
         let b = h.backend;
