@@ -103,6 +103,28 @@ pub async fn fresh_postgres_database() -> Option<String> {
     Some(format!("{without_db}/{name}{query}"))
 }
 
+/// A fresh database (as [`fresh_postgres_database`]) reached through a [`TcpProxy`] the test
+/// can cut or stall: the URL through the proxy, the direct URL (for the test's own queries),
+/// and the proxy.
+pub async fn postgres_behind_proxy() -> Option<(String, String, TcpProxy)> {
+    let direct = fresh_postgres_database().await?;
+    let mut url = reqwest::Url::parse(&direct).expect("DATABASE_URL is a URL");
+    let host = url
+        .host_str()
+        .expect("DATABASE_URL names a host")
+        .to_owned();
+    let port = url.port().unwrap_or(5432);
+    let target = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .expect("resolve the PostgreSQL host")
+        .next()
+        .expect("an address for the PostgreSQL host");
+    let proxy = TcpProxy::start(target).await;
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(proxy.port)).expect("a port");
+    Some((url.to_string(), direct, proxy))
+}
+
 /// The test Redis (`REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`).
 pub fn redis_config() -> Option<RedisConfig> {
     let mut env = Env::from_process();
