@@ -581,6 +581,69 @@ async fn a_full_redis_still_judges_sessions_and_lets_requests_through_uncounted(
 }
 
 #[tokio::test]
+async fn after_its_redis_connections_go_silent_a_two_worker_gateway_counts_on_within_seconds() {
+    let Some((via_proxy, proxy)) = plangen_core::testing::redis_behind_proxy().await else {
+        return;
+    };
+    let up = upstreams().await;
+    let urls = [up.auth.url(), up.plans.url(), up.templates.url()];
+    let urls = [urls[0].as_str(), urls[1].as_str(), urls[2].as_str()];
+    let prefix = plangen_core::testing::unique_prefix();
+    let gw = gateway_with(
+        config(urls, &[("GATEWAY_WORKERS", "2")]),
+        SharedState::redis(&via_proxy, &prefix),
+    )
+    .await;
+    // A connection of its own per request, so the kernel hands them to both workers (each
+    // keeps its own Redis connection).
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let token = token_for("u");
+    let counted = |res: &reqwest::Response| -> Option<u64> {
+        (res.status() == 200)
+            .then(|| res.headers().get("ratelimit-remaining"))
+            .flatten()
+            .map(|v| v.to_str().unwrap().parse().unwrap())
+    };
+    let get = || {
+        http.get(gw.server.url("/api/v1/plans"))
+            .bearer_auth(&token)
+            .send()
+    };
+    let mut remaining = 300;
+    for _ in 0..10 {
+        let left = counted(&get().await.unwrap()).expect("counted in Redis");
+        assert!(left < remaining, "one budget: {left} after {remaining}");
+        remaining = left;
+    }
+
+    // Every open Redis connection goes silent (a dropped NAT entry); Redis itself is fine.
+    proxy.stall_open_connections();
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(left) = counted(&get().await.unwrap()) {
+            remaining = left;
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "still not counting {:?} after the connections went silent",
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    eprintln!("counting again {:?} after the silence", started.elapsed());
+    // From then on every request, whichever worker takes it, is judged and counted.
+    for _ in 0..20 {
+        let left = counted(&get().await.unwrap()).expect("counted again");
+        assert!(left < remaining, "one budget: {left} after {remaining}");
+        remaining = left;
+    }
+}
+
+#[tokio::test]
 async fn the_spa_is_served_with_index_fallback_and_cache_headers() {
     let up = upstreams().await;
     let dir = tempfile::tempdir().unwrap();
