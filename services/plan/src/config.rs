@@ -55,6 +55,18 @@ impl PlanConfig {
         }
         let template_timeout = env.millis_or("TEMPLATE_TIMEOUT_MS", Duration::from_secs(5));
         let request_timeout = plangen_core::config::request_timeout(&mut env);
+        // A claim on an Idempotency-Key is taken over once it is this old: its request must
+        // have ended by then, or two attempts could run at once.
+        let claim_timeout = crate::store::CLAIM_TIMEOUT
+            .to_std()
+            .expect("a positive duration");
+        if request_timeout >= claim_timeout {
+            env.problem(format!(
+                "REQUEST_TIMEOUT_MS must be under {} (after that an unfinished Idempotency-Key \
+                 claim is taken over)",
+                claim_timeout.as_millis()
+            ));
+        }
         env.finish()?;
         Ok(Self {
             port,
@@ -82,6 +94,28 @@ mod tests {
         assert_eq!(c.port, 3003);
         assert_eq!(c.database, Database::Sqlite(DEFAULT_SQLITE_PATH.into()));
         assert_eq!(c.template_url, "http://127.0.0.1:3002");
+        assert_eq!(c.request_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_request_must_end_before_its_idempotency_claim_can_be_taken_over() {
+        let with_timeout = |ms: &str| {
+            PlanConfig::from_env(Env::from_map([
+                ("ACCESS_TOKEN_SECRET", "a".repeat(32)),
+                ("REQUEST_TIMEOUT_MS", ms.to_owned()),
+            ]))
+        };
+        assert_eq!(
+            with_timeout("59999").unwrap().request_timeout,
+            Duration::from_millis(59_999)
+        );
+        let text = with_timeout("60000").unwrap_err().to_string();
+        assert!(
+            text.contains("REQUEST_TIMEOUT_MS must be under 60000"),
+            "{text}"
+        );
+        let text = with_timeout("0").unwrap_err().to_string();
+        assert!(text.contains("REQUEST_TIMEOUT_MS"), "{text}");
     }
 
     #[test]

@@ -207,9 +207,9 @@ async fn get_plan(
     Ok(with_etag(StatusCode::OK, &plan, plan.version))
 }
 
-fn new_plan(owner: &str, f: PlanFields, now: DateTime<Utc>) -> Plan {
+fn new_plan(id: String, owner: &str, f: PlanFields, now: DateTime<Utc>) -> Plan {
     Plan {
-        id: uuid::Uuid::now_v7().to_string(),
+        id,
         owner_id: owner.to_owned(),
         title: f.title,
         description: f.description,
@@ -229,9 +229,30 @@ fn new_plan(owner: &str, f: PlanFields, now: DateTime<Utc>) -> Plan {
     }
 }
 
-/// Runs `make` at most once per `Idempotency-Key` of the caller: a retry with the same key and
-/// body gets the first response; the same key with another body is a 422; a retry while the
-/// first is still running a 409. Without the header, `make` just runs.
+/// The id of the plan made under `key` for a request whose body hashes to `request_hash`:
+/// the same for every attempt of that request (a UUIDv8 from a SHA-256). An attempt cut off
+/// after its plan was written but before its answer was recorded (a timeout, a crash) leaves
+/// a claim that is taken over after [`CLAIM_TIMEOUT`](crate::store::CLAIM_TIMEOUT); the
+/// retry then finds its plan already there instead of making a second one.
+fn idempotent_plan_id(owner: &str, key: &str, request_hash: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(owner)
+        .chain_update([0])
+        .chain_update(key)
+        .chain_update([0])
+        .chain_update(request_hash)
+        .finalize();
+    let mut bytes = [0; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_custom_bytes(bytes)
+        .into_uuid()
+        .to_string()
+}
+
+/// Runs `make` (given the new plan's id) at most once per `Idempotency-Key` of the caller: a
+/// retry with the same key and body gets the first response; the same key with another body
+/// is a 422; a retry while the first is still running a 409. Without the header, `make`
+/// just runs.
 async fn idempotent<F, Fut>(
     state: &PlanState,
     user: &AuthUser,
@@ -240,11 +261,13 @@ async fn idempotent<F, Fut>(
     make: F,
 ) -> Result<Response, Problem>
 where
-    F: FnOnce() -> Fut,
+    F: FnOnce(String) -> Fut,
     Fut: Future<Output = Result<Plan, Problem>>,
 {
     let Some(raw) = headers.get("idempotency-key") else {
-        return make().await.map(|p| plan_created(&p));
+        return make(uuid::Uuid::now_v7().to_string())
+            .await
+            .map(|p| plan_created(&p));
     };
     let key = raw
         .to_str()
@@ -264,30 +287,33 @@ where
         .await
         .map_err(store_problem)?;
     match claim {
-        Claim::New => match make().await {
-            Ok(plan) => {
-                let body = serde_json::to_string(&plan).map_err(Problem::internal)?;
-                if let Err(e) = state.store.complete_key(&user.user_id, key, &body).await {
-                    // The plan exists; a retry will see the claim as in progress until it
-                    // times out, which is safer than making a second plan.
-                    tracing::warn!(error = %e, "could not record an idempotent response");
+        Claim::New => {
+            let id = idempotent_plan_id(&user.user_id, key, &hash);
+            match made_once(state, user, id, make).await {
+                Ok((plan, made_before)) => {
+                    let body = serde_json::to_string(&plan).map_err(Problem::internal)?;
+                    if let Err(e) = state.store.complete_key(&user.user_id, key, &body).await {
+                        // The plan exists; a retry will see the claim as in progress until it
+                        // times out and then find the plan under the same id.
+                        tracing::warn!(error = %e, "could not record an idempotent response");
+                    }
+                    Ok(if made_before {
+                        replayed(&plan)
+                    } else {
+                        plan_created(&plan)
+                    })
                 }
-                Ok(plan_created(&plan))
-            }
-            Err(problem) => {
-                if let Err(e) = state.store.release_key(&user.user_id, key).await {
-                    tracing::warn!(error = %e, "could not release an idempotency key");
+                Err(problem) => {
+                    if let Err(e) = state.store.release_key(&user.user_id, key).await {
+                        tracing::warn!(error = %e, "could not release an idempotency key");
+                    }
+                    Err(problem)
                 }
-                Err(problem)
             }
-        },
+        }
         Claim::Done(body) => {
             let plan: Plan = serde_json::from_str(&body).map_err(Problem::internal)?;
-            let mut response = plan_created(&plan);
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok(response)
+            Ok(replayed(&plan))
         }
         Claim::InProgress => Err(Problem::new(ProblemKind::Conflict)
             .detail("A request with this Idempotency-Key is still being processed; retry shortly")),
@@ -296,6 +322,42 @@ where
             "was already used for a different request",
         )),
     }
+}
+
+/// `make(id)`'s plan, or — when a plan with that id is already the caller's, written by an
+/// earlier attempt of the same request that never recorded its answer — that plan (`true`:
+/// made before).
+async fn made_once<F, Fut>(
+    state: &PlanState,
+    user: &AuthUser,
+    id: String,
+    make: F,
+) -> Result<(Plan, bool), Problem>
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result<Plan, Problem>>,
+{
+    match make(id.clone()).await {
+        Err(problem) if problem.kind == Some(ProblemKind::Conflict) => {
+            match state.store.get(&id).await.map_err(store_problem)? {
+                Some(plan) if plan.owner_id == user.user_id => {
+                    tracing::info!(plan_id = %id, "an earlier attempt of this request made the plan");
+                    Ok((plan, true))
+                }
+                _ => Err(problem),
+            }
+        }
+        made => made.map(|plan| (plan, false)),
+    }
+}
+
+/// The answer to a retry: the first attempt's plan, marked as replayed.
+fn replayed(plan: &Plan) -> Response {
+    let mut response = plan_created(plan);
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
 }
 
 /// Create a plan. With `Idempotency-Key`, a retry returns the first result.
@@ -312,8 +374,8 @@ async fn create_plan(
     let now = now();
     let fields = input.check(now)?;
     let request = [b"POST /\n".as_slice(), &body].concat();
-    idempotent(&state, &user, &headers, &request, || async {
-        let plan = new_plan(&user.user_id, fields, now);
+    idempotent(&state, &user, &headers, &request, |id| async {
+        let plan = new_plan(id, &user.user_id, fields, now);
         state.store.insert(&plan).await.map_err(store_problem)?;
         Ok(plan)
     })
@@ -488,7 +550,7 @@ async fn from_template(
         .clone()
         .ok_or_else(|| Problem::new(ProblemKind::Unauthenticated))?;
     let request = [b"POST /from-template\n".as_slice(), &body].concat();
-    idempotent(&state, &user, &headers, &request, || async {
+    idempotent(&state, &user, &headers, &request, |id| async {
         let template = state
             .templates
             .fetch(input.template_id.trim(), &token)
@@ -524,7 +586,7 @@ async fn from_template(
             .flatten();
         let now = now();
         let plan = Plan {
-            id: uuid::Uuid::now_v7().to_string(),
+            id,
             owner_id: user.user_id.clone(),
             title: title
                 .map(str::to_owned)

@@ -468,6 +468,94 @@ async fn an_idempotency_key_makes_one_plan_however_often_it_is_sent() {
     }
 }
 
+/// Puts every idempotency record of `h`'s (fresh) store back to where an attempt leaves it
+/// when it is cut off (a timeout, a crash) after writing its plan but before recording its
+/// answer, and long enough ago for the claim to be taken over.
+async fn rewind_to_an_attempt_cut_off_after_its_write(h: &Harness) {
+    let long_ago =
+        plangen_core::rest::sortable(&(chrono::Utc::now() - chrono::Duration::minutes(2)));
+    match &h.state.config.database {
+        plangen_plan::Database::Sqlite(path) => {
+            use sqlx::Connection;
+            let url = format!("sqlite:{}", path.display());
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            let rewound =
+                sqlx::query("UPDATE plan_idempotency SET response = NULL, created_at = $1")
+                    .bind(&long_ago)
+                    .execute(&mut db)
+                    .await
+                    .unwrap();
+            assert_eq!(rewound.rows_affected(), 1);
+        }
+        plangen_plan::Database::Mongo(m) => {
+            let client = mongodb::Client::with_uri_str(&m.url).await.unwrap();
+            let keys = client
+                .database(&m.database)
+                .collection::<mongodb::bson::Document>(&format!("{}_idempotency", m.collection));
+            let rewound = keys
+                .update_many(
+                    mongodb::bson::doc! {},
+                    mongodb::bson::doc! { "$set": { "response": null, "createdAt": &long_ago } },
+                )
+                .await
+                .unwrap();
+            assert_eq!(rewound.modified_count, 1);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_retry_after_an_attempt_cut_off_after_its_write_finds_that_plan_instead_of_making_another()
+ {
+    for h in harnesses().await {
+        let b = h.backend;
+        let send = || {
+            h.req(Method::POST, "", "ada")
+                .header("idempotency-key", "cut-off")
+                .json(&plan("Once"))
+                .send()
+        };
+        let first = send().await.unwrap();
+        assert_eq!(first.status(), 201, "[{b}]");
+        let first: Value = first.json().await.unwrap();
+        rewind_to_an_attempt_cut_off_after_its_write(&h).await;
+
+        // The claim is taken over; the retry's plan would have the same id, which is taken:
+        // it is that plan.
+        let retry = send().await.unwrap();
+        assert_eq!(retry.status(), 201, "[{b}]");
+        assert_eq!(retry.headers()["idempotent-replayed"], "true", "[{b}]");
+        let retry: Value = retry.json().await.unwrap();
+        assert_eq!(retry["id"], first["id"], "[{b}]");
+        assert_eq!(h.count("ada").await, 1, "[{b}] one plan, not two");
+        // And the answer is recorded now: the next retry is a plain replay.
+        let again = send().await.unwrap();
+        assert_eq!(again.headers()["idempotent-replayed"], "true", "[{b}]");
+        assert_eq!(again.json::<Value>().await.unwrap()["id"], first["id"]);
+
+        // The same key and body from another user, or another body under a new key, make
+        // plans of their own.
+        let bob = h
+            .req(Method::POST, "", "bob")
+            .header("idempotency-key", "cut-off")
+            .json(&plan("Once"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bob.status(), 201, "[{b}]");
+        assert_ne!(bob.json::<Value>().await.unwrap()["id"], first["id"]);
+        let other = h
+            .req(Method::POST, "", "ada")
+            .header("idempotency-key", "another")
+            .json(&plan("Once"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), 201, "[{b}]");
+        assert_eq!(h.count("ada").await, 2, "[{b}]");
+    }
+}
+
 #[tokio::test]
 async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
     use plangen_plan::store::Claim;
