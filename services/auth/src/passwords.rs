@@ -34,10 +34,20 @@ impl Passwords {
 
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = password.to_owned();
-        let _permit = self.permits.acquire().await.map_err(|_| HashError)?;
-        tokio::task::spawn_blocking(move || hash_now(&password))
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
             .await
-            .map_err(|_| HashError)?
+            .map_err(|_| HashError)?;
+        tokio::task::spawn_blocking(move || {
+            // Held by the work, not the request: an abandoned request's hash still runs to
+            // the end, and still counts against the limit until it does.
+            let _permit = permit;
+            hash_now(&password)
+        })
+        .await
+        .map_err(|_| HashError)?
     }
 
     /// Whether `password` matches `hash`; with no hash, spends the same time and says no.
@@ -45,10 +55,11 @@ impl Passwords {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();
-        let Ok(_permit) = self.permits.acquire().await else {
+        let Ok(permit) = self.permits.clone().acquire_owned().await else {
             return false;
         };
         let matches = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             PasswordHash::new(&hash)
                 .map(|parsed| {
                     argon2()
@@ -90,5 +101,41 @@ mod tests {
             "the dummy never matches"
         );
         assert_ne!(hash, p.hash("correct horse").await.unwrap(), "salted");
+    }
+
+    async fn wait_for_permits(p: &Passwords, available: usize) {
+        let started = std::time::Instant::now();
+        while p.permits.available_permits() != available {
+            assert!(started.elapsed() < std::time::Duration::from_secs(30));
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn an_abandoned_hash_counts_against_the_limit_until_its_work_really_ends() {
+        let p = Arc::new(Passwords::new(1));
+        for work in ["hash", "verify"] {
+            let abandoned = tokio::spawn({
+                let p = p.clone();
+                async move {
+                    if work == "hash" {
+                        p.hash("correct horse").await.is_ok()
+                    } else {
+                        p.verify("correct horse", None).await
+                    }
+                }
+            });
+            wait_for_permits(&p, 0).await;
+            // The request is abandoned (a timeout, a closed connection) while argon2 runs on
+            // the blocking pool, where it cannot be stopped.
+            abandoned.abort();
+            assert!(abandoned.await.unwrap_err().is_cancelled());
+            assert_eq!(
+                p.permits.available_permits(),
+                0,
+                "[{work}] the running hash still holds the only permit"
+            );
+            wait_for_permits(&p, 1).await;
+        }
     }
 }
