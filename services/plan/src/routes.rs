@@ -1,6 +1,7 @@
 //! HTTP handlers under `/api/plans`: thin — validate, call the store, shape the answer.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -27,7 +28,7 @@ use crate::model::{
     Priority, Recurrence, Status, check_timezone, parse_date, parse_datetime,
 };
 use crate::schedule::{DEFAULT_TIME, Entry, TooMany, expand, resolve_local};
-use crate::store::{Claim, ListQuery, SortField, StoreError};
+use crate::store::{Claim, ListQuery, PlanStore, SortField, StoreError};
 
 const BASE: &str = "/api/plans";
 /// Longest schedule range, and most entries one schedule answers with.
@@ -288,8 +289,9 @@ where
         .map_err(store_problem)?;
     match claim {
         Claim::New => {
+            let abandoned = ReleaseIfAbandoned::arm(state, &user.user_id, key);
             let id = idempotent_plan_id(&user.user_id, key, &hash);
-            match made_once(state, user, id, make).await {
+            let answer = match made_once(state, user, id, make).await {
                 Ok((plan, made_before)) => {
                     let body = serde_json::to_string(&plan).map_err(Problem::internal)?;
                     if let Err(e) = state.store.complete_key(&user.user_id, key, &body).await {
@@ -309,7 +311,9 @@ where
                     }
                     Err(problem)
                 }
-            }
+            };
+            abandoned.disarm();
+            answer
         }
         Claim::Done(body) => {
             let plan: Plan = serde_json::from_str(&body).map_err(Problem::internal)?;
@@ -321,6 +325,38 @@ where
             "Idempotency-Key",
             "was already used for a different request",
         )),
+    }
+}
+
+/// Gives a claimed key up when its request is abandoned before it ends (its future dropped:
+/// `REQUEST_TIMEOUT_MS`, a closed connection), so the client's retry runs at once instead of
+/// meeting a 409 until the claim can be taken over. Safe even if the abandoned attempt's
+/// write still lands: the retry makes its plan under the same id and finds that one.
+struct ReleaseIfAbandoned {
+    armed: Option<(Arc<dyn PlanStore>, String, String)>,
+}
+
+impl ReleaseIfAbandoned {
+    fn arm(state: &PlanState, owner: &str, key: &str) -> Self {
+        Self {
+            armed: Some((state.store.clone(), owner.to_owned(), key.to_owned())),
+        }
+    }
+
+    fn disarm(mut self) {
+        self.armed = None;
+    }
+}
+
+impl Drop for ReleaseIfAbandoned {
+    fn drop(&mut self) {
+        if let Some((store, owner, key)) = self.armed.take() {
+            tokio::spawn(async move {
+                if let Err(e) = store.release_key(&owner, &key).await {
+                    tracing::warn!(error = %e, "could not release an abandoned idempotency key");
+                }
+            });
+        }
     }
 }
 

@@ -126,6 +126,7 @@ async fn an_unreachable_template_service_is_a_502_and_makes_no_plan() {
     let options = Options {
         template_url: Some(format!("http://127.0.0.1:{port}")),
         template_timeout_ms: Some(2000),
+        ..Default::default()
     };
     for h in harnesses_with(options).await {
         let res = h
@@ -154,6 +155,7 @@ async fn a_template_service_that_hangs_is_a_504() {
     let options = Options {
         template_url: Some(format!("http://{addr}")),
         template_timeout_ms: Some(300),
+        ..Default::default()
     };
     for h in harnesses_with(options).await {
         let res = h
@@ -161,6 +163,52 @@ async fn a_template_service_that_hangs_is_a_504() {
             .await;
         assert_problem(res, 504, "gateway-timeout").await;
         assert_eq!(h.count("ada").await, 0, "[{}]", h.backend);
+    }
+}
+
+#[tokio::test]
+async fn a_keyed_request_abandoned_mid_way_gives_its_key_up_so_the_retry_runs_at_once() {
+    // Accepts connections, never answers: the plan service's request is abandoned first.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    let options = Options {
+        template_url: Some(format!("http://{addr}")),
+        template_timeout_ms: Some(5000),
+        request_timeout_ms: Some(500),
+    };
+    let body = json!({"templateId": uuid::Uuid::now_v7().to_string(), "startDate": "2026-03-28", "timezone": "UTC"});
+    for h in harnesses_with(options).await {
+        let b = h.backend;
+        let send = || {
+            h.req(Method::POST, "/from-template", "ada")
+                .header("idempotency-key", "abandoned-1")
+                .json(&body)
+                .send()
+        };
+        assert_problem(send().await.unwrap(), 503, "timeout").await;
+        // Not "still being processed" for the next minute: the retry runs (and, the template
+        // service still hanging, is abandoned in turn).
+        let started = std::time::Instant::now();
+        loop {
+            let res = send().await.unwrap();
+            if res.status() != 409 {
+                assert_problem(res, 503, "timeout").await;
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(3),
+                "[{b}] the key is still claimed {:?} later",
+                started.elapsed()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(h.count("ada").await, 0, "[{b}] no plan");
     }
 }
 

@@ -1,4 +1,4 @@
-//! MongoDB backend through the official driver. Ids are UUIDv7 strings in `_id`; timestamps
+//! MongoDB backend through the official driver. Ids are UUID strings in `_id`; timestamps
 //! are fixed-width RFC 3339 strings and dates `YYYY-MM-DD` (both sort as text), so cursors are
 //! the same as on SQLite. Besides the plan, a document carries `dueMin`/`dueMax`/`recurring`
 //! for schedule queries.

@@ -42,6 +42,7 @@ pub async fn template_server(dir: &std::path::Path) -> TestServer {
 pub struct Options {
     pub template_url: Option<String>,
     pub template_timeout_ms: Option<u64>,
+    pub request_timeout_ms: Option<u64>,
 }
 
 async fn start(
@@ -62,6 +63,9 @@ async fn start(
         ("TEMPLATE_TIMEOUT_MS", timeout),
         ("MONGODB_TIMEOUT_MS", "5000".into()),
     ];
+    if let Some(ms) = options.request_timeout_ms {
+        vars.push(("REQUEST_TIMEOUT_MS", ms.to_string()));
+    }
     if database.is_empty() {
         vars.push((
             "DATABASE_URL",
