@@ -482,22 +482,9 @@ async fn an_unreachable_mongodb_makes_readyz_fail_and_requests_503() {
 
 #[tokio::test]
 async fn a_mongodb_gone_silent_costs_one_timeout_then_the_service_recovers_by_itself() {
-    let Some(server) = mongo::mongo_server() else {
+    let Some((server, url, proxy)) = mongo::mongo_behind_proxy().await else {
         return;
     };
-    let target = server
-        .url
-        .trim_start_matches("mongodb://")
-        .split(['/', '?'])
-        .next()
-        .unwrap();
-    let target = tokio::net::lookup_host(target)
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let proxy = plangen_core::testing::TcpProxy::start(target).await;
-    let url = format!("mongodb://127.0.0.1:{}", proxy.port);
     let db = mongo::fresh_database();
     let config = plangen_template::TemplateConfig::from_env(env(
         &url,

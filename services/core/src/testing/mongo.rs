@@ -128,3 +128,25 @@ pub fn mongo_server() -> Option<MongoServer> {
 pub fn fresh_database() -> String {
     format!("plangen_test_{}", uuid::Uuid::new_v4().simple())
 }
+
+/// The test MongoDB (as [`mongo_server`]) behind a [`TcpProxy`](super::TcpProxy) the test can
+/// cut or stall: the server, a URL reaching it through the proxy (credentials and options
+/// kept; `directConnection=true`, so the driver does not go round the proxy to the members a
+/// replica set names), and the proxy. `None` as [`mongo_server`].
+pub async fn mongo_behind_proxy() -> Option<(MongoServer, String, super::TcpProxy)> {
+    let server = mongo_server()?;
+    let mut url = reqwest::Url::parse(&server.url).expect("a mongodb:// URL with one host");
+    let host = url.host_str().expect("a host").to_owned();
+    let port = url.port().unwrap_or(27017);
+    let target = tokio::net::lookup_host((host.as_str(), port))
+        .await
+        .expect("resolve the MongoDB host")
+        .next()
+        .expect("an address for the MongoDB host");
+    let proxy = super::TcpProxy::start(target).await;
+    url.set_host(Some("127.0.0.1")).expect("a host");
+    url.set_port(Some(proxy.port)).expect("a port");
+    url.query_pairs_mut()
+        .append_pair("directConnection", "true");
+    Some((server, url.to_string(), proxy))
+}
