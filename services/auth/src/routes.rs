@@ -302,6 +302,9 @@ fn store_problem(e: StoreError) -> Problem {
             .detail(format!("This {field} is already taken"))
             .field(field, "is already taken"),
         StoreError::NotFound => Problem::not_found("User"),
+        StoreError::Database(e) if plangen_core::error::sqlx_unreachable(&e) => {
+            Problem::unavailable("the user database", e)
+        }
         other => Problem::internal(other),
     }
 }

@@ -250,6 +250,15 @@ impl IntoResponse for Problem {
     }
 }
 
+/// Whether an sqlx error means the database could not be reached (no connection within the
+/// acquire timeout, a broken socket) rather than that it refused the request: a 503, not a 500.
+pub fn sqlx_unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)
+    )
+}
+
 /// Makes a problem out of a bare status (for axum's own rejections and layers).
 pub fn problem_for_status(status: StatusCode) -> Problem {
     let kind = match status {

@@ -117,7 +117,7 @@ impl DocumentStoreError {
     /// The database cannot be reached (as opposed to refusing a request): a 503, not a 500.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Sqlite(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => true,
+            Self::Sqlite(e) => crate::error::sqlx_unreachable(e),
             Self::Mongo(e) => {
                 matches!(
                     &*e.kind,
