@@ -158,7 +158,10 @@ async fn idle_connections_gone_silent_cost_the_next_request_one_ping_not_an_erro
         assert_eq!(h.get_auth("/me", &t.access).await.status(), 200);
     }
     let five = started.elapsed();
-    assert!(five < Duration::from_millis(1500), "five more took {five:?}");
+    assert!(
+        five < Duration::from_millis(1500),
+        "five more took {five:?}"
+    );
     let ready = h.http.get(h.server.url("/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
 }
