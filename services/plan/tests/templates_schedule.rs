@@ -144,16 +144,9 @@ async fn an_unreachable_template_service_is_a_502_and_makes_no_plan() {
 #[tokio::test]
 async fn a_template_service_that_hangs_is_a_504() {
     // Accepts connections, never answers.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let hanging = plangen_core::testing::HangingServer::start().await;
     let options = Options {
-        template_url: Some(format!("http://{addr}")),
+        template_url: Some(format!("http://127.0.0.1:{}", hanging.port)),
         template_timeout_ms: Some(300),
         ..Default::default()
     };
@@ -169,16 +162,9 @@ async fn a_template_service_that_hangs_is_a_504() {
 #[tokio::test]
 async fn a_keyed_request_abandoned_mid_way_gives_its_key_up_so_the_retry_runs_at_once() {
     // Accepts connections, never answers: the plan service's request is abandoned first.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((socket, _)) = listener.accept().await {
-            held.push(socket);
-        }
-    });
+    let hanging = plangen_core::testing::HangingServer::start().await;
     let options = Options {
-        template_url: Some(format!("http://{addr}")),
+        template_url: Some(format!("http://127.0.0.1:{}", hanging.port)),
         template_timeout_ms: Some(5000),
         request_timeout_ms: Some(500),
     };

@@ -109,20 +109,23 @@ pub async fn fresh_postgres_database() -> Option<String> {
 pub async fn postgres_behind_proxy() -> Option<(String, String, TcpProxy)> {
     let direct = fresh_postgres_database().await?;
     let mut url = reqwest::Url::parse(&direct).expect("DATABASE_URL is a URL");
-    let host = url
-        .host_str()
-        .expect("DATABASE_URL names a host")
-        .to_owned();
-    let port = url.port().unwrap_or(5432);
-    let target = tokio::net::lookup_host((host.as_str(), port))
+    let proxy = proxy_in_front(&mut url, 5432).await;
+    Some((url.to_string(), direct, proxy))
+}
+
+/// A [`TcpProxy`] in front of the (single) server `url` names, and `url` changed to reach it
+/// through the proxy; everything else in `url` (credentials, path, options) is kept.
+pub(crate) async fn proxy_in_front(url: &mut reqwest::Url, default_port: u16) -> TcpProxy {
+    let host = url.host_str().expect("a URL with one host").to_owned();
+    let target = tokio::net::lookup_host((host.as_str(), url.port().unwrap_or(default_port)))
         .await
-        .expect("resolve the PostgreSQL host")
+        .expect("resolve the server's host")
         .next()
-        .expect("an address for the PostgreSQL host");
+        .expect("an address for the server's host");
     let proxy = TcpProxy::start(target).await;
     url.set_host(Some("127.0.0.1")).expect("a host");
     url.set_port(Some(proxy.port)).expect("a port");
-    Some((url.to_string(), direct, proxy))
+    proxy
 }
 
 /// The test Redis (`REDIS_HOST`/`REDIS_PORT`/`REDIS_PASSWORD`).

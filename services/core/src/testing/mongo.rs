@@ -136,16 +136,7 @@ pub fn fresh_database() -> String {
 pub async fn mongo_behind_proxy() -> Option<(MongoServer, String, super::TcpProxy)> {
     let server = mongo_server()?;
     let mut url = reqwest::Url::parse(&server.url).expect("a mongodb:// URL with one host");
-    let host = url.host_str().expect("a host").to_owned();
-    let port = url.port().unwrap_or(27017);
-    let target = tokio::net::lookup_host((host.as_str(), port))
-        .await
-        .expect("resolve the MongoDB host")
-        .next()
-        .expect("an address for the MongoDB host");
-    let proxy = super::TcpProxy::start(target).await;
-    url.set_host(Some("127.0.0.1")).expect("a host");
-    url.set_port(Some(proxy.port)).expect("a port");
+    let proxy = super::proxy_in_front(&mut url, 27017).await;
     url.query_pairs_mut()
         .append_pair("directConnection", "true");
     Some((server, url.to_string(), proxy))
