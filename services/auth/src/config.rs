@@ -33,6 +33,10 @@ pub struct AuthConfig {
     pub refresh_token_secret: Secret,
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
+    /// How long after a refresh token was rotated it may be presented again, as long as its
+    /// replacement is unused (`REFRESH_TOKEN_REUSE_GRACE`, default 30 s; 0 turns it off): a
+    /// client whose answer was lost retries with the token it still has.
+    pub refresh_retry_grace: Duration,
     pub allowed_origins: Vec<String>,
     /// Accept the deny-listed-session check failing (Redis down) instead of answering 503.
     pub deny_list_fail_open: bool,
@@ -75,6 +79,7 @@ impl AuthConfig {
         let access_token_ttl = env.duration_or("ACCESS_TOKEN_EXP", Duration::from_secs(15 * 60));
         let refresh_token_ttl =
             env.duration_or("REFRESH_TOKEN_EXP", Duration::from_secs(7 * 86_400));
+        let refresh_retry_grace = refresh_retry_grace(&mut env);
         let deny_list_fail_open = env.bool_or("DENY_LIST_FAIL_OPEN", false);
         let login_throttle = LoginThrottle {
             max_failures_per_account: env.parse_or("LOGIN_MAX_FAILURES_PER_ACCOUNT", 5, "a number"),
@@ -98,6 +103,7 @@ impl AuthConfig {
             refresh_token_secret,
             access_token_ttl,
             refresh_token_ttl,
+            refresh_retry_grace,
             allowed_origins,
             deny_list_fail_open,
             login_throttle,
@@ -105,6 +111,28 @@ impl AuthConfig {
             max_concurrent_hashes: max_concurrent_hashes.max(1),
             request_timeout,
         })
+    }
+}
+
+/// The longest `REFRESH_TOKEN_REUSE_GRACE` allowed: a replayed token is only told from a retry
+/// after it, so a longer one would hide token theft for longer.
+pub const MAX_REFRESH_RETRY_GRACE: Duration = Duration::from_secs(300);
+
+fn refresh_retry_grace(env: &mut Env) -> Duration {
+    const NAME: &str = "REFRESH_TOKEN_REUSE_GRACE";
+    let default = Duration::from_secs(30);
+    match env.get(NAME) {
+        None => default,
+        Some(raw) if raw.trim() == "0" => Duration::ZERO,
+        Some(raw) => match plangen_core::config::parse_duration(&raw) {
+            Some(d) if d <= MAX_REFRESH_RETRY_GRACE => d,
+            _ => {
+                env.problem(format!(
+                    "{NAME}={raw:?} must be 0 (off) or a duration of at most 5m (e.g. 30s)"
+                ));
+                default
+            }
+        },
     }
 }
 
@@ -125,6 +153,33 @@ mod tests {
         assert_eq!(c.refresh_token_ttl, Duration::from_secs(604_800));
         assert!(c.redis.is_none());
         assert!(!c.deny_list_fail_open);
+        assert_eq!(c.refresh_retry_grace, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn the_refresh_retry_grace_can_be_turned_off_and_is_bounded() {
+        let with = |value: &str| {
+            AuthConfig::from_env(
+                Env::from_map([
+                    ("ACCESS_TOKEN_SECRET", "a".repeat(32)),
+                    ("REFRESH_TOKEN_SECRET", "r".repeat(32)),
+                    ("REFRESH_TOKEN_REUSE_GRACE", value.to_owned()),
+                ]),
+                &SecretDefaults::default(),
+            )
+        };
+        assert_eq!(with("0").unwrap().refresh_retry_grace, Duration::ZERO);
+        assert_eq!(
+            with("10s").unwrap().refresh_retry_grace,
+            Duration::from_secs(10)
+        );
+        for refused in ["10m", "soon", "-1"] {
+            let text = with(refused).unwrap_err().to_string();
+            assert!(
+                text.contains("REFRESH_TOKEN_REUSE_GRACE") && text.contains("at most 5m"),
+                "{refused}: {text}"
+            );
+        }
     }
 
     #[test]

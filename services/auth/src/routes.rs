@@ -550,21 +550,30 @@ async fn refresh(
         expires_at: next.expires_at,
     };
     let old_hash = crate::tokens::hash_token(&presented);
-    match state
+    let rotation = state
         .store
-        .rotate_refresh_token(&old_hash, new, now)
+        .rotate_refresh_token(&old_hash, new, now, state.config.refresh_retry_grace)
         .await
-        .map_err(store_problem)?
-    {
-        Rotation::Rotated { user } if user.is_active => Ok(token_response(
-            &state,
-            user,
-            &claims.sid,
-            next.token,
-            client.https,
-            StatusCode::OK,
-        )),
-        Rotation::Rotated { .. } => Err(Problem::new(ProblemKind::AccountInactive)),
+        .map_err(store_problem)?;
+    if let Rotation::Retried { .. } = rotation {
+        // Worth a line: a replay inside the grace would look exactly like this.
+        tracing::info!(session_id = %claims.sid, user_id = %claims.sub,
+            "rotated refresh token presented again within the retry grace; another token issued");
+    }
+    match rotation {
+        Rotation::Rotated { user } | Rotation::Retried { user } if user.is_active => {
+            Ok(token_response(
+                &state,
+                user,
+                &claims.sid,
+                next.token,
+                client.https,
+                StatusCode::OK,
+            ))
+        }
+        Rotation::Rotated { .. } | Rotation::Retried { .. } => {
+            Err(Problem::new(ProblemKind::AccountInactive))
+        }
         Rotation::Reused { session_id } => {
             tracing::warn!(session_id = %session_id, user_id = %claims.sub, "refresh token reuse; session revoked");
             deny_sessions(&state, &[session_id]).await?;

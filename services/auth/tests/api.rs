@@ -192,17 +192,16 @@ async fn refresh_rotates_and_reuse_of_a_rotated_token_ends_the_session() {
         let second = tokens(res).await;
         assert_ne!(second.refresh, first.refresh);
         assert_eq!(h.get_auth("/me", &second.access).await.status(), 200);
+        let res = h.refresh(&second.refresh).await;
+        assert_eq!(res.status(), 200, "[{}]", h.backend);
+        let third = tokens(res).await;
 
-        // Replaying the rotated token is reuse: 401, and the whole family dies.
+        // Replaying a token whose replacement has been used is reuse (however soon): 401,
+        // and the whole family dies.
         assert_problem(h.refresh(&first.refresh).await, 401, "refresh-token-reused").await;
+        assert_problem(h.refresh(&third.refresh).await, 401, "refresh-token-reused").await;
         assert_problem(
-            h.refresh(&second.refresh).await,
-            401,
-            "refresh-token-reused",
-        )
-        .await;
-        assert_problem(
-            h.get_auth("/me", &second.access).await,
+            h.get_auth("/me", &third.access).await,
             401,
             "session-revoked",
         )
@@ -221,8 +220,58 @@ async fn refresh_rotates_and_reuse_of_a_rotated_token_ends_the_session() {
 }
 
 #[tokio::test]
-async fn concurrent_refreshes_of_one_token_cannot_both_succeed() {
+async fn a_refresh_retried_after_its_answer_was_lost_keeps_the_session() {
     for h in harnesses(&[]).await {
+        let first = h.register("ada@example.org", "ada").await;
+        // The first answer never reached the client (its `second` pair is lost)...
+        let lost = tokens(h.refresh(&first.refresh).await).await;
+        // ...so it retries with the token it still has, within REFRESH_TOKEN_REUSE_GRACE.
+        let res = h.refresh(&first.refresh).await;
+        assert_eq!(res.status(), 200, "[{}]", h.backend);
+        let retried = tokens(res).await;
+        assert_ne!(retried.refresh, lost.refresh);
+        assert_eq!(h.get_auth("/me", &retried.access).await.status(), 200);
+        let res = h.refresh(&retried.refresh).await;
+        assert_eq!(res.status(), 200, "[{}] the session lives on", h.backend);
+        let next = tokens(res).await;
+        assert_eq!(h.get_auth("/me", &next.access).await.status(), 200);
+    }
+    // With the grace off, the same retry is reuse and ends the session.
+    for h in harnesses(&[("REFRESH_TOKEN_REUSE_GRACE", "0")]).await {
+        let first = h.register("ada@example.org", "ada").await;
+        let lost = tokens(h.refresh(&first.refresh).await).await;
+        assert_problem(h.refresh(&first.refresh).await, 401, "refresh-token-reused").await;
+        assert_problem(h.refresh(&lost.refresh).await, 401, "refresh-token-reused").await;
+    }
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_each_get_a_working_token() {
+    // Two tabs refreshing at once: inside the retry grace every one of them gets a pair of
+    // its own, and each of those works.
+    for h in harnesses(&[]).await {
+        let t = h.register("ada@example.org", "ada").await;
+        let results = futures::future::join_all((0..8).map(|_| h.refresh(&t.refresh))).await;
+        assert!(
+            results.iter().all(|r| r.status() == 200),
+            "[{}] {:?}",
+            h.backend,
+            results.iter().map(|r| r.status()).collect::<Vec<_>>()
+        );
+        let pairs = futures::future::join_all(results.into_iter().map(tokens)).await;
+        let distinct: std::collections::HashSet<_> = pairs.iter().map(|p| &p.refresh).collect();
+        assert_eq!(distinct.len(), 8, "[{}]", h.backend);
+        for pair in &pairs {
+            assert_eq!(
+                h.refresh(&pair.refresh).await.status(),
+                200,
+                "[{}]",
+                h.backend
+            );
+        }
+    }
+    // Without it, exactly one wins: the token rotates once.
+    for h in harnesses(&[("REFRESH_TOKEN_REUSE_GRACE", "0")]).await {
         let t = h.register("ada@example.org", "ada").await;
         let results = futures::future::join_all((0..8).map(|_| h.refresh(&t.refresh))).await;
         let ok = results.iter().filter(|r| r.status() == 200).count();

@@ -10,6 +10,11 @@ use plangen_auth::store::{
 use plangen_auth::{Database, open_store};
 use plangen_core::testing;
 
+/// Rotation without the retry grace: any second presentation of a rotated token is reuse.
+const NO_GRACE: std::time::Duration = std::time::Duration::ZERO;
+/// The auth service's default retry grace.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
 struct Backend {
     name: &'static str,
     store: Arc<dyn UserStore>,
@@ -245,7 +250,7 @@ async fn rotation_replaces_the_token_and_replay_revokes_the_family() {
         let second = token(&ada.id, &s.id, now + Duration::days(7));
         let r = b
             .store
-            .rotate_refresh_token(&first.token_hash, second.clone(), now)
+            .rotate_refresh_token(&first.token_hash, second.clone(), now, NO_GRACE)
             .await
             .unwrap();
         assert!(
@@ -257,7 +262,7 @@ async fn rotation_replaces_the_token_and_replay_revokes_the_family() {
         let third = token(&ada.id, &s.id, now + Duration::days(7));
         let r = b
             .store
-            .rotate_refresh_token(&first.token_hash, third.clone(), now)
+            .rotate_refresh_token(&first.token_hash, third.clone(), now, NO_GRACE)
             .await
             .unwrap();
         assert_eq!(
@@ -271,7 +276,7 @@ async fn rotation_replaces_the_token_and_replay_revokes_the_family() {
         // The family is gone: even the current token no longer rotates.
         let r = b
             .store
-            .rotate_refresh_token(&second.token_hash, third.clone(), now)
+            .rotate_refresh_token(&second.token_hash, third.clone(), now, NO_GRACE)
             .await
             .unwrap();
         assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
@@ -285,10 +290,89 @@ async fn rotation_replaces_the_token_and_replay_revokes_the_family() {
 
         let r = b
             .store
-            .rotate_refresh_token("unknown-hash", third, now)
+            .rotate_refresh_token("unknown-hash", third, now, GRACE)
             .await
             .unwrap();
         assert_eq!(r, Rotation::Unknown);
+    }
+}
+
+#[tokio::test]
+async fn a_retry_within_the_grace_gets_another_token_and_a_late_or_informed_one_is_reuse() {
+    for b in backends().await {
+        let now = Utc::now();
+        let at = |secs: i64| now + Duration::seconds(secs);
+        let ada = b
+            .store
+            .create_user(new_user("ada@example.org", "ada"), now)
+            .await
+            .unwrap();
+        let rotate = |old: &NewRefreshToken, when| {
+            let next = token(&ada.id, &old.session_id, when + Duration::days(7));
+            let store = b.store.clone();
+            let old_hash = old.token_hash.clone();
+            async move {
+                let r = store
+                    .rotate_refresh_token(&old_hash, next.clone(), when, GRACE)
+                    .await
+                    .unwrap();
+                (r, next)
+            }
+        };
+        let (s, first) = session(&ada.id, now, 7);
+        b.store.create_session(s, first.clone()).await.unwrap();
+
+        let (r, second) = rotate(&first, now).await;
+        assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
+        // The answer with `second` was lost: the client presents `first` again, 10 s later.
+        let (r, third) = rotate(&first, at(10)).await;
+        assert!(
+            matches!(r, Rotation::Retried { ref user } if user.id == ada.id),
+            "[{}] {r:?}",
+            b.name
+        );
+        // Both the retry's token and the unused replacement work, once each.
+        let (r, _) = rotate(&third, at(11)).await;
+        assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
+        let (r, fourth) = rotate(&second, at(12)).await;
+        assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
+        // Once its replacement has been used, whoever presents `first` did not lose an
+        // answer: reuse, even inside the grace, and the whole session ends.
+        let (r, _) = rotate(&first, at(13)).await;
+        assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
+        let (r, _) = rotate(&fourth, at(14)).await;
+        assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
+        assert!(
+            b.store
+                .active_sessions(&ada.id, at(14))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+
+        // Past the grace, a replacement never used does not make a replay a retry.
+        let (s, first) = session(&ada.id, now, 7);
+        b.store.create_session(s, first.clone()).await.unwrap();
+        let (r, _) = rotate(&first, now).await;
+        assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
+        let (r, _) = rotate(&first, at(31)).await;
+        assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
+
+        // Nor inside it, once the session was ended (logout).
+        let (s, first) = session(&ada.id, now, 7);
+        b.store
+            .create_session(s.clone(), first.clone())
+            .await
+            .unwrap();
+        let (r, _) = rotate(&first, now).await;
+        assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
+        assert!(b.store.revoke_session(&ada.id, &s.id, at(1)).await.unwrap());
+        let (r, _) = rotate(&first, at(2)).await;
+        assert!(
+            !matches!(r, Rotation::Retried { .. } | Rotation::Rotated { .. }),
+            "[{}] {r:?}",
+            b.name
+        );
     }
 }
 
@@ -306,7 +390,7 @@ async fn expired_tokens_do_not_rotate() {
         let next = token(&ada.id, &s.id, now + Duration::days(7));
         assert_eq!(
             b.store
-                .rotate_refresh_token(&t.token_hash, next, now)
+                .rotate_refresh_token(&t.token_hash, next, now, GRACE)
                 .await
                 .unwrap(),
             Rotation::Expired,
@@ -435,7 +519,7 @@ async fn deactivation_ends_every_session() {
         let next = token(&ada.id, &s.id, now + Duration::days(7));
         assert!(!matches!(
             b.store
-                .rotate_refresh_token(&t.token_hash, next, now)
+                .rotate_refresh_token(&t.token_hash, next, now, GRACE)
                 .await
                 .unwrap(),
             Rotation::Rotated { .. }

@@ -88,8 +88,12 @@ pub struct NewRefreshToken {
 pub enum Rotation {
     /// The token was current: it is now revoked and replaced by the new one.
     Rotated { user: User },
-    /// The token had already been rotated or revoked: someone replayed it, so its whole
-    /// session was revoked.
+    /// The token was rotated within the retry grace and its replacement has not been used: a
+    /// client retrying after the answer was lost, or a second tab refreshing at the same
+    /// moment. The new token joins the session beside the unused replacement.
+    Retried { user: User },
+    /// The token had already been rotated (and is past the retry grace, or its replacement
+    /// was used) or revoked: someone replayed it, so its whole session was revoked.
     Reused { session_id: String },
     /// Past its expiry, or its session has ended.
     Expired,
@@ -128,12 +132,15 @@ pub trait UserStore: Send + Sync {
         token: NewRefreshToken,
     ) -> Result<(), StoreError>;
     /// Atomically revokes the token with `old_hash` and stores `new` in its place. Two
-    /// concurrent rotations of one token cannot both succeed: the loser sees `Reused`.
+    /// concurrent rotations of one token cannot both rotate it: the loser sees `Retried` when
+    /// the token was rotated less than `retry_grace` ago and its replacement is still unused
+    /// (so `new` is stored too), `Reused` otherwise.
     async fn rotate_refresh_token(
         &self,
         old_hash: &str,
         new: NewRefreshToken,
         now: DateTime<Utc>,
+        retry_grace: std::time::Duration,
     ) -> Result<Rotation, StoreError>;
     /// The user's sessions that are neither revoked nor expired, newest first.
     async fn active_sessions(

@@ -164,6 +164,7 @@ macro_rules! impl_user_store {
                 old_hash: &str,
                 new: $crate::store::NewRefreshToken,
                 now: chrono::DateTime<chrono::Utc>,
+                retry_grace: std::time::Duration,
             ) -> Result<$crate::store::Rotation, $crate::store::StoreError> {
                 use $crate::store::Rotation;
                 let mut tx = self.pool.begin().await?;
@@ -183,7 +184,31 @@ macro_rules! impl_user_store {
                 .bind(&new.user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                if claimed.is_some() {
+                // A retry: rotated moments ago, into a replacement nobody has used since, in a
+                // session still open. Whoever sent it cannot have had the replacement.
+                let retried = claimed.is_none() && !retry_grace.is_zero() && {
+                    let since = chrono::Duration::from_std(retry_grace)
+                        .ok()
+                        .and_then(|grace| now.checked_sub_signed(grace))
+                        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+                    sqlx::query_scalar::<_, i32>(
+                        "SELECT 1 FROM refresh_tokens old
+                           JOIN refresh_tokens replacement ON replacement.id = old.replaced_by
+                           JOIN sessions s ON s.id = old.session_id
+                         WHERE old.token_hash = $1 AND old.session_id = $2 AND old.user_id = $3
+                           AND old.revoked_at >= $4 AND old.expires_at > $5
+                           AND replacement.revoked = FALSE AND s.revoked_at IS NULL",
+                    )
+                    .bind(old_hash)
+                    .bind(&new.session_id)
+                    .bind(&new.user_id)
+                    .bind(since)
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some()
+                };
+                if claimed.is_some() || retried {
                     sqlx::query(
                         "INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, expires_at, created_at)
                          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -207,7 +232,11 @@ macro_rules! impl_user_store {
                         .fetch_one(&mut *tx)
                         .await?;
                     tx.commit().await?;
-                    return Ok(Rotation::Rotated { user });
+                    return Ok(if retried {
+                        Rotation::Retried { user }
+                    } else {
+                        Rotation::Rotated { user }
+                    });
                 }
                 let existing: Option<(String, bool)> = sqlx::query_as(
                     "SELECT session_id, revoked FROM refresh_tokens WHERE token_hash = $1",
