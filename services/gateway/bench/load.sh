@@ -7,7 +7,10 @@
 #   5. through nginx doing the part of the gateway's edge work nginx can do (Helmet's headers,
 #      request id, forwarding headers, upstream headers hidden, a per-client limit_req) and
 #      answering with as many bytes as the gateway (fixed RateLimit headers of the same length),
-# (4 and 5 when nginx is installed). Needs wrk (`apt-get install -y wrk nginx`). From the
+# (4 and 5 when nginx is installed). Every target gets the same request, bearer token included
+# (what a client of plans and templates sends), so they differ only in what serves it. Besides
+# each target's own CPU per request, the upstream's is shown: what a proxy forwards (headers,
+# connection reuse) is work for the upstream too. Needs wrk (`apt-get install -y wrk nginx`). From the
 # repository root:
 #   services/gateway/bench/load.sh                 # 3 rounds, 10 s per target, -t2 -c64
 #   ROUNDS=5 DURATION=20s CONNECTIONS=128 services/gateway/bench/load.sh
@@ -156,30 +159,32 @@ cpu_ticks() {
   echo "$user $sys"
 }
 
-# One wrk run (after a warm-up that fills the connection pools); prints
-# `requests/s p50 p99 cpu-µs user-µs sys-µs` per request of the serving processes (after --).
+# One wrk run of the same request (after a warm-up that fills the connection pools); prints
+# `requests/s p50 p99 cpu-µs user-µs sys-µs upstream-µs` per request: the serving processes
+# (the pids given) and the upstream.
 measure() {
   local url=$1
   shift
-  local wrk_args=() proc_pids=()
-  while [[ $# -gt 0 && $1 != -- ]]; do wrk_args+=("$1"); shift; done
-  [[ $# -gt 0 ]] && shift
-  proc_pids=("$@")
+  local proc_pids=("$@")
+  local wrk_args=(-H "Authorization: Bearer $token")
   wrk -t"$THREADS" -c"$CONNECTIONS" -d3s "${wrk_args[@]}" "$url" >/dev/null
-  local out before after
+  local out before after up_before up_after
   before=$(cpu_ticks "${proc_pids[@]}")
+  up_before=$(cpu_ticks "$upstream_pid")
   out=$(wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency "${wrk_args[@]}" "$url")
   after=$(cpu_ticks "${proc_pids[@]}")
+  up_after=$(cpu_ticks "$upstream_pid")
   if grep -q 'Non-2xx' <<<"$out"; then echo "non-2xx answers from $url!" >&2; echo "$out" >&2; fi
-  awk -v b="$before" -v a="$after" -v hz="$(getconf CLK_TCK)" '
+  awk -v b="$before" -v a="$after" -v ub="$up_before" -v ua="$up_after" -v hz="$(getconf CLK_TCK)" '
     /^Requests\/sec/ { rps = $2 }
     $1 == "50%" { p50 = $2 }
     $1 == "99%" { p99 = $2 }
     /requests in/ { n = $1 }
     END {
-      split(b, x, " "); split(a, y, " ")
+      split(b, x, " "); split(a, y, " "); split(ub, p, " "); split(ua, q, " ")
       u = (y[1] - x[1]) / hz * 1e6 / n; s = (y[2] - x[2]) / hz * 1e6 / n
-      printf "%s %s %s %.1f %.1f %.1f\n", rps, p50, p99, u + s, u, s
+      up = (q[1] + q[2] - p[1] - p[2]) / hz * 1e6 / n
+      printf "%s %s %s %.1f %.1f %.1f %.1f\n", rps, p50, p99, u + s, u, s, up
     }' <<<"$out"
 }
 
@@ -189,13 +194,12 @@ $have_nginx && targets+=("nginx reverse proxy" "nginx + edge headers")
 # Target `i` of `targets`, measured once.
 measure_target() {
   case $1 in
-    0) measure "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" -- "$upstream_pid" ;;
-    1) measure "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" \
-         -H "Authorization: Bearer $token" -- "$gateway_pid" ;;
-    2) measure "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" -- "$gateway_pid" ;;
-    3) measure "http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST" -- \
+    0) measure "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" "$upstream_pid" ;;
+    1) measure "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" "$gateway_pid" ;;
+    2) measure "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" "$gateway_pid" ;;
+    3) measure "http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST" \
          $(pgrep -P "$(cat "$work/nginx-plain.pid")") ;;
-    4) measure "http://127.0.0.1:$NGINX_EDGE_PORT$PATH_UNDER_TEST" -- \
+    4) measure "http://127.0.0.1:$NGINX_EDGE_PORT$PATH_UNDER_TEST" \
          $(pgrep -P "$(cat "$work/nginx-edge.pid")") ;;
   esac
 }
@@ -212,12 +216,12 @@ table() {
   echo
   echo "wrk -t$THREADS -c$CONNECTIONS -d$DURATION, GET $PATH_UNDER_TEST, profile $PROFILE, $(nproc) cores," \
        "access log ${BENCH_ACCESS_LOG:-0}, redis ${BENCH_REDIS:-0}, median of $ROUNDS rounds"
-  printf '| %-22s | %10s | %8s | %8s | %10s | %6s | %6s |\n' target 'requests/s' p50 p99 'CPU µs/req' user sys
-  printf '|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------ ------------ ---------- ---------- ------------ -------- --------
+  printf '| %-22s | %10s | %8s | %8s | %10s | %6s | %6s | %11s |\n' target 'requests/s' p50 p99 'CPU µs/req' user sys 'upstream µs'
+  printf '|%s|%s|%s|%s|%s|%s|%s|%s|\n' ------------------------ ------------ ---------- ---------- ------------ -------- -------- -------------
   for i in "${!targets[@]}"; do
     awk -v i="$i" '$1 == i' "$results" | sort -k2 -n | awk -v r="$ROUNDS" 'NR == int((r + 1) / 2)' |
-      { read -r _ rps p50 p99 cpu user sys
-        printf '| %-22s | %10s | %8s | %8s | %10s | %6s | %6s |\n' "${targets[$i]}" "$rps" "$p50" "$p99" "$cpu" "$user" "$sys"; }
+      { read -r _ rps p50 p99 cpu user sys up
+        printf '| %-22s | %10s | %8s | %8s | %10s | %6s | %6s | %11s |\n' "${targets[$i]}" "$rps" "$p50" "$p99" "$cpu" "$user" "$sys" "$up"; }
   done
 }
 
