@@ -289,9 +289,9 @@ where
         .map_err(store_problem)?;
     match claim {
         Claim::New => {
-            let abandoned = ReleaseIfAbandoned::arm(state, &user.user_id, key);
+            let claimed = ClaimedKey::new(state, &user.user_id, key);
             let id = idempotent_plan_id(&user.user_id, key, &hash);
-            let answer = match made_once(state, user, id, make).await {
+            match made_once(state, user, id, make).await {
                 Ok((plan, made_before)) => {
                     let body = serde_json::to_string(&plan).map_err(Problem::internal)?;
                     if let Err(e) = state.store.complete_key(&user.user_id, key, &body).await {
@@ -299,6 +299,7 @@ where
                         // times out and then find the plan under the same id.
                         tracing::warn!(error = %e, "could not record an idempotent response");
                     }
+                    claimed.keep();
                     Ok(if made_before {
                         replayed(&plan)
                     } else {
@@ -306,14 +307,10 @@ where
                     })
                 }
                 Err(problem) => {
-                    if let Err(e) = state.store.release_key(&user.user_id, key).await {
-                        tracing::warn!(error = %e, "could not release an idempotency key");
-                    }
+                    claimed.release().await;
                     Err(problem)
                 }
-            };
-            abandoned.disarm();
-            answer
+            }
         }
         Claim::Done(body) => {
             let plan: Plan = serde_json::from_str(&body).map_err(Problem::internal)?;
@@ -328,35 +325,50 @@ where
     }
 }
 
-/// Gives a claimed key up when its request is abandoned before it ends (its future dropped:
-/// `REQUEST_TIMEOUT_MS`, a closed connection), so the client's retry runs at once instead of
-/// meeting a 409 until the claim can be taken over. Safe even if the abandoned attempt's
-/// write still lands: the retry makes its plan under the same id and finds that one.
-struct ReleaseIfAbandoned {
-    armed: Option<(Arc<dyn PlanStore>, String, String)>,
+/// An `Idempotency-Key` this request claimed: kept once its answer is recorded ([`keep`]),
+/// given up when the work failed ([`release`], awaited, so the client's retry finds it free)
+/// and also when the request is abandoned before either (its future dropped:
+/// `REQUEST_TIMEOUT_MS`, a closed connection), so the retry runs at once instead of meeting a
+/// 409 until the claim can be taken over. Safe even if the abandoned attempt's write still
+/// lands: the retry makes its plan under the same id and finds that one.
+///
+/// [`keep`]: ClaimedKey::keep
+/// [`release`]: ClaimedKey::release
+struct ClaimedKey {
+    held: Option<(Arc<dyn PlanStore>, String, String)>,
 }
 
-impl ReleaseIfAbandoned {
-    fn arm(state: &PlanState, owner: &str, key: &str) -> Self {
+impl ClaimedKey {
+    fn new(state: &PlanState, owner: &str, key: &str) -> Self {
         Self {
-            armed: Some((state.store.clone(), owner.to_owned(), key.to_owned())),
+            held: Some((state.store.clone(), owner.to_owned(), key.to_owned())),
         }
     }
 
-    fn disarm(mut self) {
-        self.armed = None;
+    fn keep(mut self) {
+        self.held = None;
+    }
+
+    async fn release(mut self) {
+        if let Some((store, owner, key)) = &self.held {
+            release_key(&**store, owner, key).await;
+        }
+        // Only now: abandoned during the release above, the drop releases it instead.
+        self.held = None;
     }
 }
 
-impl Drop for ReleaseIfAbandoned {
+impl Drop for ClaimedKey {
     fn drop(&mut self) {
-        if let Some((store, owner, key)) = self.armed.take() {
-            tokio::spawn(async move {
-                if let Err(e) = store.release_key(&owner, &key).await {
-                    tracing::warn!(error = %e, "could not release an abandoned idempotency key");
-                }
-            });
+        if let Some((store, owner, key)) = self.held.take() {
+            tokio::spawn(async move { release_key(&*store, &owner, &key).await });
         }
+    }
+}
+
+async fn release_key(store: &dyn PlanStore, owner: &str, key: &str) {
+    if let Err(e) = store.release_key(owner, key).await {
+        tracing::warn!(error = %e, "could not release an idempotency key");
     }
 }
 
