@@ -137,8 +137,10 @@ async fn run_frontend(args: ServeArgs) -> anyhow::Result<()> {
     let dir = env
         .get("PLANGEN_SPA_DIR")
         .unwrap_or_else(|| "frontend/dist".into());
+    let request_timeout = plangen_core::config::request_timeout(&mut env);
     env.finish()?;
-    let ops = plangen_core::ServiceOps::new("frontend", utoipa::openapi::OpenApi::default());
+    let ops = plangen_core::ServiceOps::new("frontend", utoipa::openapi::OpenApi::default())
+        .request_timeout(request_timeout);
     let app = plangen_core::service_router(plangen_gateway::spa::router(dir.into()), ops);
     serve_one("frontend", &args.host, port, app).await
 }

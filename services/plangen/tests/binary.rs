@@ -104,6 +104,34 @@ fn a_misconfigured_service_lists_every_problem_and_exits_2() {
 }
 
 #[test]
+fn the_frontend_server_checks_its_request_timeout_too() {
+    let mut child = plangen()
+        .arg("frontend")
+        .env("PORT", "0")
+        .env("REQUEST_TIMEOUT_MS", "soon")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Bounded: a server that accepted the setting would run until killed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("plangen frontend started with REQUEST_TIMEOUT_MS=soon");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("REQUEST_TIMEOUT_MS"), "{stderr}");
+}
+
+#[test]
 fn migrate_brings_a_sqlite_file_up_to_date_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("m.db");
