@@ -622,6 +622,66 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
 }
 
 #[tokio::test]
+async fn a_mongodb_gone_silent_costs_one_timeout_then_the_service_recovers_by_itself() {
+    let Some((server, url, proxy)) = mongo::mongo_behind_proxy().await else {
+        return;
+    };
+    let options = Options {
+        request_timeout_ms: Some(1000),
+        mongodb_timeout_ms: Some(1000),
+        ..Default::default()
+    };
+    let database = vec![
+        ("DATABASE_URL", url),
+        ("DATABASE_NAME", mongo::fresh_database()),
+    ];
+    let h = start(server.backend(), server.is_nx, database, &options).await;
+    let created = h.create("ada", plan("Kept")).await;
+    let path = format!("/{}", created["id"].as_str().unwrap());
+    assert_eq!(h.get(&path, "ada").await.status(), 200);
+
+    // Open connections stop answering and stay open (a dropped NAT entry, a dead peer).
+    proxy.stall_open_connections();
+    let started = std::time::Instant::now();
+    let res = tokio::time::timeout(std::time::Duration::from_secs(10), h.get(&path, "ada"))
+        .await
+        .expect("answered, not left hanging");
+    let waited = started.elapsed();
+    let p = assert_problem(res, 503, "timeout").await;
+    assert!(
+        waited < std::time::Duration::from_secs(4),
+        "bounded: {waited:?}"
+    );
+    assert!(
+        !p.to_string().contains("127.0.0.1"),
+        "no internals leak: {p}"
+    );
+
+    // New connections pass: the driver gives up the silent ones and the plan is there.
+    let started = std::time::Instant::now();
+    loop {
+        let res = h.get(&path, "ada").await;
+        if res.status() == 200 {
+            let body: Value = res.json().await.unwrap();
+            assert_eq!(body["title"], "Kept");
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "still {} after {:?}",
+            res.status(),
+            started.elapsed()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    eprintln!(
+        "[{}] recovered {:?} after the first timeout",
+        h.backend,
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn stores_write_only_over_the_version_they_read() {
     for h in harnesses().await {
         let b = h.backend;

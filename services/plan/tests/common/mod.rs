@@ -43,9 +43,12 @@ pub struct Options {
     pub template_url: Option<String>,
     pub template_timeout_ms: Option<u64>,
     pub request_timeout_ms: Option<u64>,
+    /// `MONGODB_TIMEOUT_MS` (default 5000).
+    pub mongodb_timeout_ms: Option<u64>,
 }
 
-async fn start(
+/// A harness on the given database settings (none: a fresh SQLite file).
+pub async fn start(
     backend: &'static str,
     is_nx: bool,
     database: Vec<(&str, String)>,
@@ -61,7 +64,10 @@ async fn start(
     let mut vars: Vec<(&str, String)> = vec![
         ("TEMPLATE", template_url),
         ("TEMPLATE_TIMEOUT_MS", timeout),
-        ("MONGODB_TIMEOUT_MS", "5000".into()),
+        (
+            "MONGODB_TIMEOUT_MS",
+            options.mongodb_timeout_ms.unwrap_or(5000).to_string(),
+        ),
     ];
     if let Some(ms) = options.request_timeout_ms {
         vars.push(("REQUEST_TIMEOUT_MS", ms.to_string()));
