@@ -173,6 +173,7 @@ async fn a_keyed_request_abandoned_mid_way_gives_its_key_up_so_the_retry_runs_at
         template_url: Some(format!("http://127.0.0.1:{}", hanging.port)),
         template_timeout_ms: Some(5000),
         request_timeout_ms: Some(500),
+        ..Default::default()
     };
     let body = json!({"templateId": uuid::Uuid::now_v7().to_string(), "startDate": "2026-03-28", "timezone": "UTC"});
     for h in harnesses_with(options).await {
