@@ -114,9 +114,9 @@ impl AuthConfig {
     }
 }
 
-/// The longest `REFRESH_TOKEN_REUSE_GRACE` allowed: a replayed token is only told from a retry
-/// after it, so a longer one would hide token theft for longer.
-pub const MAX_REFRESH_RETRY_GRACE: Duration = Duration::from_secs(300);
+/// The longest `REFRESH_TOKEN_REUSE_GRACE` allowed (as AWS Cognito's): a replayed token is only
+/// told from a retry after it, so a longer one would hide token theft for longer.
+pub const MAX_REFRESH_RETRY_GRACE: Duration = Duration::from_secs(60);
 
 fn refresh_retry_grace(env: &mut Env) -> Duration {
     const NAME: &str = "REFRESH_TOKEN_REUSE_GRACE";
@@ -128,7 +128,7 @@ fn refresh_retry_grace(env: &mut Env) -> Duration {
             Some(d) if d <= MAX_REFRESH_RETRY_GRACE => d,
             _ => {
                 env.problem(format!(
-                    "{NAME}={raw:?} must be 0 (off) or a duration of at most 5m (e.g. 30s)"
+                    "{NAME}={raw:?} must be 0 (off) or a duration of at most 60s (e.g. 30s)"
                 ));
                 default
             }
@@ -173,10 +173,10 @@ mod tests {
             with("10s").unwrap().refresh_retry_grace,
             Duration::from_secs(10)
         );
-        for refused in ["10m", "soon", "-1"] {
+        for refused in ["2m", "61s", "soon", "-1"] {
             let text = with(refused).unwrap_err().to_string();
             assert!(
-                text.contains("REFRESH_TOKEN_REUSE_GRACE") && text.contains("at most 5m"),
+                text.contains("REFRESH_TOKEN_REUSE_GRACE") && text.contains("at most 60s"),
                 "{refused}: {text}"
             );
         }

@@ -322,26 +322,30 @@ async fn a_retry_within_the_grace_gets_another_token_and_a_late_or_informed_one_
         let (s, first) = session(&ada.id, now, 7);
         b.store.create_session(s, first.clone()).await.unwrap();
 
-        let (r, second) = rotate(&first, now).await;
+        let (r, _second) = rotate(&first, now).await;
         assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
-        // The answer with `second` was lost: the client presents `first` again, 10 s later.
-        let (r, third) = rotate(&first, at(10)).await;
+        // The answer with `second` was lost: the client presents `first` again, 10 s later,
+        // and once more (each retry answered, as long as `second` stays unused).
+        let (r, _) = rotate(&first, at(10)).await;
         assert!(
             matches!(r, Rotation::Retried { ref user } if user.id == ada.id),
             "[{}] {r:?}",
             b.name
         );
-        // Both the retry's token and the unused replacement work, once each.
-        let (r, _) = rotate(&third, at(11)).await;
+        let (r, third) = rotate(&first, at(11)).await;
+        assert!(matches!(r, Rotation::Retried { .. }), "[{}] {r:?}", b.name);
+        // Using the retry's token leaves one live chain: `second` is revoked, and `first`
+        // (whose replacement is now spent) is reuse, even inside the grace.
+        let (r, fourth) = rotate(&third, at(12)).await;
         assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
-        let (r, fourth) = rotate(&second, at(12)).await;
-        assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
-        // Once its replacement has been used, whoever presents `first` did not lose an
-        // answer: reuse, even inside the grace, and the whole session ends.
         let (r, _) = rotate(&first, at(13)).await;
         assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
         let (r, _) = rotate(&fourth, at(14)).await;
-        assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
+        assert!(
+            matches!(r, Rotation::Reused { .. }),
+            "[{}] the session ended: {r:?}",
+            b.name
+        );
         assert!(
             b.store
                 .active_sessions(&ada.id, at(14))
@@ -349,6 +353,24 @@ async fn a_retry_within_the_grace_gets_another_token_and_a_late_or_informed_one_
                 .unwrap()
                 .is_empty()
         );
+
+        // Whichever of the two is used first, the other is then reuse.
+        for use_replacement in [true, false] {
+            let (s, first) = session(&ada.id, now, 7);
+            b.store.create_session(s, first.clone()).await.unwrap();
+            let (_, replacement) = rotate(&first, now).await;
+            let (r, retry) = rotate(&first, at(5)).await;
+            assert!(matches!(r, Rotation::Retried { .. }), "[{}] {r:?}", b.name);
+            let (used, left) = if use_replacement {
+                (replacement, retry)
+            } else {
+                (retry, replacement)
+            };
+            let (r, _) = rotate(&used, at(6)).await;
+            assert!(matches!(r, Rotation::Rotated { .. }), "[{}] {r:?}", b.name);
+            let (r, _) = rotate(&left, at(7)).await;
+            assert!(matches!(r, Rotation::Reused { .. }), "[{}] {r:?}", b.name);
+        }
 
         // Past the grace, a replacement never used does not make a replay a retry.
         let (s, first) = session(&ada.id, now, 7);

@@ -90,7 +90,8 @@ pub enum Rotation {
     Rotated { user: User },
     /// The token was rotated within the retry grace and its replacement has not been used: a
     /// client retrying after the answer was lost, or a second tab refreshing at the same
-    /// moment. The new token joins the session beside the unused replacement.
+    /// moment. The new token joins the session beside the unused replacement; the first of
+    /// them to be used revokes the other.
     Retried { user: User },
     /// The token had already been rotated (and is past the retry grace, or its replacement
     /// was used) or revoked: someone replayed it, so its whole session was revoked.

@@ -168,6 +168,13 @@ macro_rules! impl_user_store {
             ) -> Result<$crate::store::Rotation, $crate::store::StoreError> {
                 use $crate::store::Rotation;
                 let mut tx = self.pool.begin().await?;
+                // Rotations of one session take turns (the session's row lock on PostgreSQL,
+                // the write lock on SQLite), so each sees what the one before it committed: a
+                // retry cannot pass its check while the replacement is being used.
+                sqlx::query("UPDATE sessions SET last_used_at = last_used_at WHERE id = $1")
+                    .bind(&new.session_id)
+                    .execute(&mut *tx)
+                    .await?;
                 // Claiming the old token and checking it is current is one statement: of two
                 // concurrent rotations the second waits for the first and then matches nothing.
                 let claimed: Option<(String,)> = sqlx::query_as(
@@ -208,6 +215,19 @@ macro_rules! impl_user_store {
                     .await?
                     .is_some()
                 };
+                if claimed.is_some() {
+                    // One live chain per session: a token a retry left unused (the replacement
+                    // whose answer was lost, or the retry's own) ends when another is used, so
+                    // presenting it later is reuse, and the old token no longer retries.
+                    sqlx::query(
+                        "UPDATE refresh_tokens SET revoked = TRUE, revoked_at = $2
+                         WHERE session_id = $1 AND revoked = FALSE",
+                    )
+                    .bind(&new.session_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 if claimed.is_some() || retried {
                     sqlx::query(
                         "INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, expires_at, created_at)
