@@ -1,6 +1,9 @@
 //! The SQL both backends run. It is portable (`$n` parameters, `RETURNING`, `TRUE`/`FALSE`),
 //! so it is written once and expanded for each backend's pool type.
 
+/// Revokes every token of session `$1` still live, at `$2`.
+pub(super) const REVOKE_SESSION_TOKENS: &str = "UPDATE refresh_tokens SET revoked = TRUE, revoked_at = $2 WHERE session_id = $1 AND revoked = FALSE";
+
 /// Implements `UserStore` for a type with a `pool` field and a `migrator()` function.
 macro_rules! impl_user_store {
     ($store:ty) => {
@@ -191,101 +194,96 @@ macro_rules! impl_user_store {
                 .bind(&new.user_id)
                 .fetch_optional(&mut *tx)
                 .await?;
-                // A retry: rotated moments ago, into a replacement nobody has used since, in a
-                // session still open. Whoever sent it cannot have had the replacement.
-                let retried = claimed.is_none() && !retry_grace.is_zero() && {
+                let retried = if claimed.is_some() {
+                    // One live chain per session: a token a retry left unused (the replacement
+                    // whose answer was lost, or the retry's own) ends when another is used, so
+                    // presenting it later is reuse, and the old token no longer retries.
+                    sqlx::query($crate::store::sql::REVOKE_SESSION_TOKENS)
+                        .bind(&new.session_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    false
+                } else {
+                    // What the presented token is, in one read. It may be retried when it was
+                    // rotated moments ago into a replacement nobody has used since, in a
+                    // session still open: whoever sent it cannot have had the replacement.
                     let since = chrono::Duration::from_std(retry_grace)
                         .ok()
                         .and_then(|grace| now.checked_sub_signed(grace))
                         .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-                    sqlx::query_scalar::<_, i32>(
-                        "SELECT 1 FROM refresh_tokens old
-                           JOIN refresh_tokens replacement ON replacement.id = old.replaced_by
-                           JOIN sessions s ON s.id = old.session_id
-                         WHERE old.token_hash = $1 AND old.session_id = $2 AND old.user_id = $3
-                           AND old.revoked_at >= $4 AND old.expires_at > $5
-                           AND replacement.revoked = FALSE AND s.revoked_at IS NULL",
+                    let presented: Option<(String, bool, bool)> = sqlx::query_as(
+                        "SELECT old.session_id, old.revoked, COALESCE(
+                                old.revoked_at >= $2 AND old.expires_at > $3
+                                AND old.session_id = $4 AND old.user_id = $5
+                                AND EXISTS (SELECT 1 FROM refresh_tokens replacement
+                                            WHERE replacement.id = old.replaced_by
+                                              AND replacement.revoked = FALSE)
+                                AND EXISTS (SELECT 1 FROM sessions s
+                                            WHERE s.id = old.session_id AND s.revoked_at IS NULL),
+                                FALSE)
+                         FROM refresh_tokens old WHERE old.token_hash = $1",
                     )
                     .bind(old_hash)
-                    .bind(&new.session_id)
-                    .bind(&new.user_id)
                     .bind(since)
                     .bind(now)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                    .is_some()
-                };
-                if claimed.is_some() {
-                    // One live chain per session: a token a retry left unused (the replacement
-                    // whose answer was lost, or the retry's own) ends when another is used, so
-                    // presenting it later is reuse, and the old token no longer retries.
-                    sqlx::query(
-                        "UPDATE refresh_tokens SET revoked = TRUE, revoked_at = $2
-                         WHERE session_id = $1 AND revoked = FALSE",
-                    )
                     .bind(&new.session_id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                if claimed.is_some() || retried {
-                    sqlx::query(
-                        "INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, expires_at, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(&new.id)
-                    .bind(&new.token_hash)
                     .bind(&new.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                    let outcome = match presented {
+                        Some((_, _, true)) if !retry_grace.is_zero() => None,
+                        Some((session_id, true, _)) => {
+                            // Replay of a rotated token: end the whole family.
+                            sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                                .bind(&session_id)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            sqlx::query($crate::store::sql::REVOKE_SESSION_TOKENS)
+                                .bind(&session_id)
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                            Some(Rotation::Reused { session_id })
+                        }
+                        Some((_, false, _)) => Some(Rotation::Expired),
+                        None => Some(Rotation::Unknown),
+                    };
+                    if let Some(outcome) = outcome {
+                        tx.commit().await?;
+                        return Ok(outcome);
+                    }
+                    true
+                };
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (id, token_hash, user_id, session_id, expires_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&new.id)
+                .bind(&new.token_hash)
+                .bind(&new.user_id)
+                .bind(&new.session_id)
+                .bind(new.expires_at)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1")
                     .bind(&new.session_id)
-                    .bind(new.expires_at)
                     .bind(now)
+                    .bind(new.expires_at)
                     .execute(&mut *tx)
                     .await?;
-                    sqlx::query("UPDATE sessions SET last_used_at = $2, expires_at = $3 WHERE id = $1")
-                        .bind(&new.session_id)
-                        .bind(now)
-                        .bind(new.expires_at)
-                        .execute(&mut *tx)
-                        .await?;
-                    let user: $crate::store::User = sqlx::query_as("SELECT * FROM users WHERE id = $1")
-                        .bind(&new.user_id)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    tx.commit().await?;
-                    return Ok(if retried {
-                        Rotation::Retried { user }
-                    } else {
-                        Rotation::Rotated { user }
-                    });
-                }
-                let existing: Option<(String, bool)> = sqlx::query_as(
-                    "SELECT session_id, revoked FROM refresh_tokens WHERE token_hash = $1",
-                )
-                .bind(old_hash)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let outcome = match existing {
-                    None => Rotation::Unknown,
-                    Some((session_id, true)) => {
-                        // Replay of a rotated token: end the whole family.
-                        sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-                            .bind(&session_id)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query(
-                            "UPDATE refresh_tokens SET revoked = TRUE, revoked_at = $2 WHERE session_id = $1 AND revoked = FALSE",
-                        )
-                        .bind(&session_id)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        Rotation::Reused { session_id }
-                    }
-                    Some((_, false)) => Rotation::Expired,
-                };
+                let user: $crate::store::User = sqlx::query_as("SELECT * FROM users WHERE id = $1")
+                    .bind(&new.user_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
                 tx.commit().await?;
-                Ok(outcome)
+                Ok(if retried {
+                    Rotation::Retried { user }
+                } else {
+                    Rotation::Rotated { user }
+                })
             }
 
             async fn active_sessions(
