@@ -141,3 +141,52 @@ pub async fn mongo_behind_proxy() -> Option<(MongoServer, String, super::TcpProx
         .append_pair("directConnection", "true");
     Some((server, url.to_string(), proxy))
 }
+
+/// What a service in front of `proxy` (see [`mongo_behind_proxy`]) does when MongoDB goes
+/// silent — its open connections stop answering and stay open (a dropped NAT entry, a dead
+/// peer): the next `request` is answered within 4 s with a 503 `timeout` problem that names no
+/// address, and within 20 s requests pass again on new connections. Returns the body of the
+/// first answer that passed. The service is expected to run with `MONGODB_TIMEOUT_MS` and
+/// `REQUEST_TIMEOUT_MS` of about a second.
+pub async fn silence_costs_one_timeout<F, Fut>(
+    proxy: &super::TcpProxy,
+    backend: &str,
+    request: F,
+) -> serde_json::Value
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = reqwest::Response>,
+{
+    proxy.stall_open_connections();
+    let started = Instant::now();
+    let res = tokio::time::timeout(Duration::from_secs(10), request())
+        .await
+        .expect("answered, not left hanging");
+    let waited = started.elapsed();
+    let p = super::assert_problem(res, 503, "timeout").await;
+    assert!(waited < Duration::from_secs(4), "bounded: {waited:?}");
+    assert!(
+        !p.to_string().contains("127.0.0.1"),
+        "no internals leak: {p}"
+    );
+
+    // New connections pass: the driver gives up the silent ones.
+    let started = Instant::now();
+    loop {
+        let res = request().await;
+        if res.status() == 200 {
+            eprintln!(
+                "[{backend}] recovered {:?} after the first timeout",
+                started.elapsed()
+            );
+            return res.json().await.expect("a JSON body");
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "still {} after {:?}",
+            res.status(),
+            started.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
