@@ -9,6 +9,24 @@ fn plangen() -> Command {
     Command::new(env!("CARGO_BIN_EXE_plangen"))
 }
 
+/// The child's exit status once it has exited, or `None` (and the child killed) when it is
+/// still running after `limit`.
+fn exit_within(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
 #[test]
 fn all_starts_on_the_embedded_default_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
@@ -55,18 +73,8 @@ fn all_starts_on_the_embedded_default_and_stops_on_sigterm() {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut exited = None;
-    for _ in 0..100 {
-        if let Some(s) = child.try_wait().unwrap() {
-            exited = Some(s);
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let exited = exited.unwrap_or_else(|| {
-        let _ = child.kill();
-        panic!("plangen all did not stop on SIGTERM");
-    });
+    let exited = exit_within(&mut child, Duration::from_secs(5))
+        .expect("plangen all did not stop on SIGTERM");
     assert!(exited.success(), "{exited:?}");
     // Log lines go out through a writer thread; what it still held at SIGTERM is written
     // before the process exits: the access line of the health check is there.
@@ -109,22 +117,13 @@ fn the_frontend_server_checks_its_request_timeout_too() {
         .arg("frontend")
         .env("PORT", "0")
         .env("REQUEST_TIMEOUT_MS", "soon")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     // Bounded: a server that accepted the setting would run until killed.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if std::time::Instant::now() > deadline {
-            child.kill().unwrap();
-            panic!("plangen frontend started with REQUEST_TIMEOUT_MS=soon");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let status = exit_within(&mut child, Duration::from_secs(20))
+        .expect("plangen frontend started with REQUEST_TIMEOUT_MS=soon");
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");
