@@ -399,6 +399,70 @@ async fn a_retry_within_the_grace_gets_another_token_and_a_late_or_informed_one_
 }
 
 #[tokio::test]
+async fn on_postgres_a_retry_waits_for_a_rotation_of_its_session_in_flight() {
+    // The race the session-row lock closes: the replacement is being used (its rotation not
+    // yet committed) while the old token is presented again. Seen through READ COMMITTED the
+    // replacement still looks unused; the retry must wait and then see it used: reuse.
+    use sqlx::Connection as _;
+    let Some(url) = testing::fresh_postgres_database().await else {
+        return;
+    };
+    let store = open_store(&Database::Postgres(url.clone())).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = Utc::now();
+    let ada = store
+        .create_user(new_user("ada@example.org", "ada"), now)
+        .await
+        .unwrap();
+    let (s, first) = session(&ada.id, now, 7);
+    store
+        .create_session(s.clone(), first.clone())
+        .await
+        .unwrap();
+    let second = token(&ada.id, &s.id, now + Duration::days(7));
+    let r = store
+        .rotate_refresh_token(&first.token_hash, second.clone(), now, GRACE)
+        .await
+        .unwrap();
+    assert!(matches!(r, Rotation::Rotated { .. }), "{r:?}");
+
+    // Another rotation, of `second`, in flight: as the store begins one, then its claim.
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("UPDATE sessions SET last_used_at = last_used_at WHERE id = $1")
+        .bind(&s.id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE refresh_tokens SET revoked = TRUE, revoked_at = $1 WHERE token_hash = $2")
+        .bind(now + Duration::seconds(4))
+        .bind(&second.token_hash)
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    let retry = token(&ada.id, &s.id, now + Duration::days(7));
+    let retrying = tokio::spawn({
+        let store = store.clone();
+        async move {
+            store
+                .rotate_refresh_token(&first.token_hash, retry, now + Duration::seconds(5), GRACE)
+                .await
+                .unwrap()
+        }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !retrying.is_finished(),
+        "the retry went ahead of the rotation in flight: {:?}",
+        retrying.await
+    );
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let r = retrying.await.unwrap();
+    assert!(matches!(r, Rotation::Reused { .. }), "{r:?}");
+}
+
+#[tokio::test]
 async fn expired_tokens_do_not_rotate() {
     for b in backends().await {
         let now = Utc::now();
