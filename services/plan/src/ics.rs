@@ -1,11 +1,12 @@
-//! A plan as an iCalendar (RFC 5545) file: one VEVENT per dated item; a recurring plan's
-//! items carry its RRULE/EXDATE, shifted to each item's own local time.
+//! A plan as an iCalendar (RFC 5545) file: one VEVENT per dated item. A recurring plan's
+//! items repeat as its schedule has them (`Series::item_repeat`): with the plan's RRULE from
+//! the item's own start where that rule moves with it, else as a list of dates (RDATE).
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::model::Plan;
-use crate::schedule::dtstart_local;
+use crate::schedule::{ItemRepeat, MAX_LISTED_OCCURRENCES, Series};
 
 /// TEXT escaping (RFC 5545 3.3.11).
 pub fn escape(s: &str) -> String {
@@ -55,28 +56,54 @@ pub fn render(plan: &Plan) -> String {
     line(format!("X-WR-CALNAME:{}", escape(&plan.title)));
     line(format!("X-WR-TIMEZONE:{}", plan.timezone));
     let tz: Option<Tz> = plan.timezone.parse().ok();
-    let recurrence = plan.recurrence.as_ref().zip(tz);
-    let dtstart = tz.map(|tz| dtstart_local(tz, plan.start_date, &plan.items));
+    // As the schedule does: a stored rule that no longer parses makes one-off events.
+    let series = plan
+        .recurrence
+        .as_ref()
+        .zip(tz)
+        .and_then(|(r, tz)| Some((Series::new(r, tz, plan.start_date, &plan.items).ok()?, tz)));
     for item in &plan.items {
         let Some(due) = item.due_at else { continue };
+        let repeat = series.as_ref().map(|(s, tz)| {
+            let offset = due.with_timezone(tz).naive_local() - s.dtstart;
+            s.item_repeat(offset)
+        });
+        if let Some(ItemRepeat::Dates { dates, .. }) = &repeat
+            && dates.is_empty()
+        {
+            continue; // the series never reaches this item (as in the schedule)
+        }
         line("BEGIN:VEVENT".into());
-        line(format!("UID:{}@plangen", item.id));
+        // Item ids are kept from the client's body, so two plans may share one: the plan's
+        // id makes the UID unique.
+        line(format!("UID:{}-{}@plangen", plan.id, item.id));
         line(format!("DTSTAMP:{}", utc(&plan.updated_at)));
-        match (recurrence, dtstart) {
-            (Some((r, tz)), Some(dtstart)) => {
-                // Recurring: local times with TZID, so the series follows DST.
-                let start = due.with_timezone(&tz).naive_local();
-                let shift = start - dtstart;
-                line(format!("DTSTART;TZID={}:{}", plan.timezone, local(&start)));
-                line(format!("RRULE:{}", r.rrule));
-                for ex in &r.exdates {
-                    if let Ok(ex) = DateTime::parse_from_rfc3339(ex) {
-                        let ex = ex.with_timezone(&tz).naive_local() + shift;
-                        line(format!("EXDATE;TZID={}:{}", plan.timezone, local(&ex)));
-                    }
+        // Recurring: local times with TZID, so the series follows DST.
+        let zoned = |t: &NaiveDateTime| format!("TZID={}:{}", plan.timezone, local(t));
+        match repeat {
+            Some(ItemRepeat::Rule {
+                start,
+                rrule,
+                exdates,
+            }) => {
+                line(format!("DTSTART;{}", zoned(&start)));
+                line(format!("RRULE:{rrule}"));
+                for ex in &exdates {
+                    line(format!("EXDATE;{}", zoned(ex)));
                 }
             }
-            _ => line(format!("DTSTART:{}", utc(&due))),
+            Some(ItemRepeat::Dates { dates, truncated }) => {
+                line(format!("DTSTART;{}", zoned(&dates[0])));
+                for date in &dates[1..] {
+                    line(format!("RDATE;{}", zoned(date)));
+                }
+                if truncated {
+                    line(format!(
+                        "X-PLANGEN-NOTE:only the first {MAX_LISTED_OCCURRENCES} occurrences"
+                    ));
+                }
+            }
+            None => line(format!("DTSTART:{}", utc(&due))),
         }
         if let Some(minutes) = item.duration_minutes {
             line(format!("DURATION:PT{minutes}M"));

@@ -2,6 +2,7 @@
 //! plan's local time so a 09:00 item stays at 09:00 across DST changes.
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset as _, TimeZone, Utc};
+use chrono::{Datelike as _, Months};
 use chrono_tz::Tz;
 use rrule::{Frequency, RRule, RRuleSet, Unvalidated};
 
@@ -29,12 +30,14 @@ pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
     }
 }
 
-/// The plan's DTSTART in local time: its start date at the first dated item's local time of
-/// day (by position), or 09:00.
+/// The plan's DTSTART in local time: its start date at the earliest dated item's local time
+/// of day, or 09:00. The earliest by time, not the first by position: reordering the items
+/// must not move the series (its exceptions are instants of it).
 pub fn dtstart_local(tz: Tz, start: NaiveDate, items: &[Item]) -> NaiveDateTime {
     let time = items
         .iter()
-        .find_map(|i| i.due_at)
+        .filter_map(|i| i.due_at)
+        .min()
         .map(|d| d.with_timezone(&tz).time())
         .unwrap_or(DEFAULT_TIME);
     start.and_time(time)
@@ -43,11 +46,44 @@ pub fn dtstart_local(tz: Tz, start: NaiveDate, items: &[Item]) -> NaiveDateTime 
 /// How far from DTSTART the items of a recurring plan may be due.
 pub const MAX_ITEM_SPREAD_DAYS: i64 = 366;
 
+/// The most occurrences a rule may have (`COUNT`): a series with a count is walked from its
+/// start, so this bounds what a schedule of it costs.
+pub const MAX_COUNT: u32 = 10_000;
+
 /// A plan's recurrence, ready to expand.
 pub struct Series {
     set: RRuleSet,
     tz: Tz,
     pub dtstart: NaiveDateTime,
+    /// The rule as given (without `RRULE:`).
+    rule: String,
+    freq: Frequency,
+    /// Whether the rule names days itself (BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, BYMONTH,
+    /// BYSETPOS) rather than taking them from DTSTART.
+    names_days: bool,
+}
+
+/// The most occurrences an `.ics` lists for an item whose series no rule can state.
+pub const MAX_LISTED_OCCURRENCES: u16 = 1_000;
+
+/// How one item of a recurring plan repeats, in iCalendar terms. Each item is due at its
+/// offset from every occurrence of the plan's series; a calendar repeats an event from its
+/// own DTSTART, so the plan's rule only fits where moving DTSTART by the offset moves every
+/// occurrence by it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ItemRepeat {
+    /// The plan's rule from the item's first occurrence, `UNTIL` moved by the offset, and
+    /// the exceptions (the plan's, moved; DTSTART's own when it is not an occurrence).
+    Rule {
+        start: NaiveDateTime,
+        rrule: String,
+        exdates: Vec<NaiveDateTime>,
+    },
+    /// Every occurrence, listed (`truncated`: the series goes on past the last one).
+    Dates {
+        dates: Vec<NaiveDateTime>,
+        truncated: bool,
+    },
 }
 
 pub type FieldFault = (String, String);
@@ -81,6 +117,31 @@ impl Series {
                 "FREQ must be DAILY, WEEKLY, MONTHLY or YEARLY".into(),
             ));
         }
+        // So are times of day in the rule (FREQ=DAILY with every BYHOUR, BYMINUTE and BYSECOND
+        // is 86 400 a day); the time comes from the plan's items.
+        if !(parsed.get_by_hour().is_empty()
+            && parsed.get_by_minute().is_empty()
+            && parsed.get_by_second().is_empty())
+        {
+            return Err(fault(
+                "recurrence.rrule",
+                "must not set BYHOUR, BYMINUTE or BYSECOND (the time of day comes from the items)"
+                    .into(),
+            ));
+        }
+        if parsed.get_count().is_some_and(|c| c > MAX_COUNT) {
+            return Err(fault(
+                "recurrence.rrule",
+                format!("COUNT must be at most {MAX_COUNT}"),
+            ));
+        }
+        let freq = parsed.get_freq();
+        let names_days = !(parsed.get_by_weekday().is_empty()
+            && parsed.get_by_month_day().is_empty()
+            && parsed.get_by_year_day().is_empty()
+            && parsed.get_by_week_no().is_empty()
+            && parsed.get_by_month().is_empty()
+            && parsed.get_by_set_pos().is_empty());
         let rtz = rrule::Tz::Tz(tz);
         let dtstart = dtstart_local(tz, start, items);
         // Items repeat with every occurrence, so they must sit near the series start; this
@@ -117,7 +178,66 @@ impl Series {
             })?;
             set = set.exdate(dt.with_timezone(&rtz));
         }
-        Ok(Self { set, tz, dtstart })
+        Ok(Self {
+            set,
+            tz,
+            dtstart,
+            rule: rule.to_owned(),
+            freq,
+            names_days,
+        })
+    }
+
+    /// How an item `offset` (local time) after DTSTART repeats.
+    pub fn item_repeat(&self, offset: Duration) -> ItemRepeat {
+        let start = self.dtstart + offset;
+        let days = (start.date() - self.dtstart.date()).num_days();
+        // Same day: the rule picks the same days. Otherwise only a rule that takes its days
+        // from DTSTART (daily or weekly, or weekly moved by whole weeks) moves with it.
+        let rule_fits = days == 0
+            || (!self.names_days && matches!(self.freq, Frequency::Daily | Frequency::Weekly))
+            || (self.freq == Frequency::Weekly && days % 7 == 0);
+        let local = |d: &DateTime<rrule::Tz>| d.with_timezone(&self.tz).naive_local();
+        if !rule_fits {
+            let listed = self.set.clone().all(MAX_LISTED_OCCURRENCES);
+            return ItemRepeat::Dates {
+                dates: listed.dates.iter().map(|d| local(d) + offset).collect(),
+                truncated: listed.limited,
+            };
+        }
+        let rrule = self
+            .rule
+            .split(';')
+            .map(|part| match part.split_once('=') {
+                Some((name, _)) if name.eq_ignore_ascii_case("UNTIL") && !offset.is_zero() => {
+                    let until = self.set.get_rrule()[0]
+                        .get_until()
+                        .map(|u| resolve_local(self.tz, local(u) + offset));
+                    until.map_or_else(
+                        || part.to_owned(),
+                        |u| format!("UNTIL={}", u.format("%Y%m%dT%H%M%SZ")),
+                    )
+                }
+                _ => part.to_owned(),
+            })
+            .collect::<Vec<_>>()
+            .join(";");
+        let mut exdates: Vec<NaiveDateTime> = self
+            .set
+            .get_exdate()
+            .iter()
+            .map(|e| local(e) + offset)
+            .collect();
+        // A calendar counts DTSTART as an occurrence even when the rule does not.
+        let first = self.set.clone().all(1).dates.first().map(local);
+        if first != Some(self.dtstart) && !exdates.contains(&start) {
+            exdates.insert(0, start);
+        }
+        ItemRepeat::Rule {
+            start,
+            rrule,
+            exdates,
+        }
     }
 
     /// Occurrences (local DTSTART-series times) whose instants fall in `[from, to]`, at most
@@ -130,8 +250,7 @@ impl Series {
     ) -> (Vec<NaiveDateTime>, bool) {
         let rtz = rrule::Tz::Tz(self.tz);
         let result = self
-            .set
-            .clone()
+            .starting_near(from)
             .after(from.with_timezone(&rtz))
             .before(to.with_timezone(&rtz))
             .all(limit);
@@ -141,6 +260,69 @@ impl Series {
             .map(|d| d.with_timezone(&self.tz).naive_local())
             .collect();
         (dates, result.limited)
+    }
+
+    /// The series to walk for occurrences from `from` on. `rrule` walks every occurrence from
+    /// DTSTART, so a plan that began decades before the range would cost a step per day of
+    /// them on every schedule. A rule without COUNT repeats whole periods (INTERVAL days,
+    /// weeks, months or years, counted from DTSTART's), so the walk can begin at the start
+    /// of the last such period more than one period before `from`, with the same validated
+    /// rule (its BYxxx defaults already taken from the real DTSTART) and exceptions: that
+    /// yields the same occurrences from `from` on. A rule with COUNT counts from DTSTART and
+    /// is walked whole (COUNT is at most [`MAX_COUNT`]).
+    fn starting_near(&self, from: DateTime<Utc>) -> RRuleSet {
+        let Some(rule) = self.set.get_rrule().first() else {
+            return self.set.clone();
+        };
+        if rule.get_count().is_some() {
+            return self.set.clone();
+        }
+        let start = self.dtstart.date();
+        let target = from.with_timezone(&self.tz).date_naive();
+        let interval = i64::from(rule.get_interval().max(1));
+        // Whole periods (of `unit` days, months or years) from DTSTART's to the one holding
+        // `target`, less one for slack.
+        let periods_before = |elapsed: i64, unit: i64| elapsed / (unit * interval) - 1;
+        let begin = match rule.get_freq() {
+            Frequency::Daily | Frequency::Weekly => {
+                let unit = if rule.get_freq() == Frequency::Daily {
+                    1
+                } else {
+                    7
+                };
+                let k = periods_before((target - start).num_days(), unit);
+                (k > 0).then(|| start + Duration::days(k * unit * interval))
+            }
+            Frequency::Monthly => {
+                let months = i64::from(target.year() - start.year()) * 12
+                    + i64::from(target.month())
+                    - i64::from(start.month());
+                let k = periods_before(months, 1);
+                (k > 0)
+                    .then(|| u32::try_from(k * interval).ok())
+                    .flatten()
+                    .and_then(|m| start.with_day(1)?.checked_add_months(Months::new(m)))
+            }
+            Frequency::Yearly => {
+                let k = periods_before(i64::from(target.year() - start.year()), 1);
+                (k > 0)
+                    .then(|| i32::try_from(k * interval).ok())
+                    .flatten()
+                    .and_then(|y| NaiveDate::from_ymd_opt(start.year() + y, 1, 1))
+            }
+            _ => None,
+        };
+        let Some(begin) = begin else {
+            return self.set.clone();
+        };
+        let rtz = rrule::Tz::Tz(self.tz);
+        let dt_start =
+            resolve_local(self.tz, begin.and_time(self.dtstart.time())).with_timezone(&rtz);
+        let mut set = RRuleSet::new(dt_start).rrule(rule.clone());
+        for ex in self.set.get_exdate() {
+            set = set.exdate(*ex);
+        }
+        set
     }
 }
 
@@ -314,6 +496,163 @@ mod tests {
         .err()
         .unwrap();
         assert_eq!(e.0, "recurrence.exdates.1");
+    }
+
+    #[test]
+    fn rules_recur_at_most_daily_and_count_at_most_max_count() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let start = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
+        let rec = |rule: &str| Recurrence {
+            rrule: rule.into(),
+            exdates: vec![],
+        };
+        // 86 400 occurrences a day, within the 500-character limit.
+        let every_second = format!(
+            "FREQ=DAILY;BYHOUR={};BYMINUTE={};BYSECOND={}",
+            (0..24).map(|h| h.to_string()).collect::<Vec<_>>().join(","),
+            (0..60).map(|m| m.to_string()).collect::<Vec<_>>().join(","),
+            (0..60).map(|s| s.to_string()).collect::<Vec<_>>().join(","),
+        );
+        assert!(every_second.len() <= 500);
+        for bad in [
+            every_second.as_str(),
+            "FREQ=WEEKLY;BYHOUR=9",
+            "FREQ=DAILY;BYMINUTE=0,30",
+            "FREQ=DAILY;BYSECOND=1",
+            "FREQ=DAILY;COUNT=10001",
+        ] {
+            let e = Series::new(&rec(bad), tz, start, &[]).err();
+            assert_eq!(e.map(|e| e.0).as_deref(), Some("recurrence.rrule"), "{bad}");
+        }
+        assert!(Series::new(&rec("FREQ=DAILY;COUNT=10000"), tz, start, &[]).is_ok());
+    }
+
+    /// Every occurrence in `[from, to]` by walking the whole series from DTSTART.
+    fn walked_from_dtstart(
+        s: &Series,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Vec<NaiveDateTime> {
+        let rtz = rrule::Tz::Tz(s.tz);
+        s.set
+            .clone()
+            .after(from.with_timezone(&rtz))
+            .before(to.with_timezone(&rtz))
+            .all(u16::MAX)
+            .dates
+            .into_iter()
+            .map(|d| d.with_timezone(&s.tz).naive_local())
+            .collect()
+    }
+
+    #[test]
+    fn a_series_walked_from_near_the_range_gives_what_the_whole_walk_gives() {
+        let rules = [
+            "FREQ=DAILY",
+            "FREQ=DAILY;INTERVAL=3",
+            "FREQ=DAILY;INTERVAL=5;BYDAY=MO,TU,WE",
+            "FREQ=DAILY;BYMONTH=2,3;BYMONTHDAY=29,30,31",
+            "FREQ=WEEKLY;BYDAY=MO",
+            "FREQ=WEEKLY;INTERVAL=2;BYDAY=SA,SU",
+            "FREQ=WEEKLY;INTERVAL=3;WKST=SU;BYDAY=SU,MO",
+            "FREQ=WEEKLY;INTERVAL=2",
+            "FREQ=MONTHLY",
+            "FREQ=MONTHLY;INTERVAL=5",
+            "FREQ=MONTHLY;BYMONTHDAY=31",
+            "FREQ=MONTHLY;BYMONTHDAY=-1",
+            "FREQ=MONTHLY;INTERVAL=2;BYDAY=-1FR",
+            "FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+            "FREQ=YEARLY",
+            "FREQ=YEARLY;INTERVAL=4",
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29",
+            "FREQ=YEARLY;BYWEEKNO=1,53;BYDAY=MO",
+            "FREQ=YEARLY;BYYEARDAY=1,100,366",
+            "FREQ=WEEKLY;BYDAY=TU;UNTIL=20310101T000000Z",
+        ];
+        let zones = [
+            "UTC",
+            "Europe/Berlin",
+            "America/New_York",
+            "Australia/Lord_Howe",
+        ];
+        let starts = [(1970, 1, 1), (2020, 2, 29), (2023, 10, 29), (2024, 3, 10)];
+        let ranges = [
+            ("2026-03-01T00:00:00Z", "2026-04-15T00:00:00Z"),
+            ("2030-10-20T00:00:00Z", "2031-12-31T00:00:00Z"),
+            ("2024-03-09T00:00:00Z", "2024-03-12T00:00:00Z"),
+        ];
+        let item = |due: &str| Item {
+            id: "i".into(),
+            title: "t".into(),
+            notes: None,
+            due_at: Some(at(due)),
+            duration_minutes: None,
+            done_at: None,
+            position: 0,
+        };
+        let mut compared = 0;
+        for rule in rules {
+            for zone in zones {
+                let tz: Tz = zone.parse().unwrap();
+                for (y, m, d) in starts {
+                    let start = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+                    // 02:30 local: inside some zones' spring-forward gaps.
+                    let due = resolve_local(tz, start.and_hms_opt(2, 30, 0).unwrap());
+                    let items = [item(&due.to_rfc3339())];
+                    let r = Recurrence {
+                        rrule: rule.into(),
+                        exdates: vec![(due + Duration::days(2 * 365)).to_rfc3339()],
+                    };
+                    let s = Series::new(&r, tz, start, &items).unwrap();
+                    for (from, to) in ranges {
+                        let (from, to) = (at(from), at(to));
+                        let (near, _) = s.occurrences(from, to, u16::MAX);
+                        assert_eq!(
+                            near,
+                            walked_from_dtstart(&s, from, to),
+                            "{rule} in {zone} from {start}, range {from}..{to}"
+                        );
+                        compared += near.len();
+                    }
+                }
+            }
+        }
+        assert!(compared > 1_000, "compared only {compared} occurrences");
+    }
+
+    #[test]
+    fn a_series_begun_long_ago_is_walked_from_near_the_range() {
+        let tz: Tz = "Europe/Berlin".parse().unwrap();
+        let start = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let from = at("2990-06-01T00:00:00Z");
+        for (rule, at_most_days) in [
+            ("FREQ=DAILY", 2),
+            ("FREQ=WEEKLY;INTERVAL=3", 2 * 21),
+            ("FREQ=MONTHLY;INTERVAL=7", 2 * 7 * 31),
+            ("FREQ=YEARLY;INTERVAL=10", 2 * 10 * 366),
+        ] {
+            let r = Recurrence {
+                rrule: rule.into(),
+                exdates: vec![],
+            };
+            let s = Series::new(&r, tz, start, &[]).unwrap();
+            let walked_from = s.starting_near(from).get_dt_start().to_utc();
+            assert!(walked_from <= from, "{rule}: {walked_from}");
+            assert!(
+                from - walked_from <= Duration::days(at_most_days),
+                "{rule}: walks from {walked_from}"
+            );
+            // A rule with COUNT counts from DTSTART: walked whole.
+            let counted = Recurrence {
+                rrule: format!("{rule};COUNT=5"),
+                exdates: vec![],
+            };
+            let s = Series::new(&counted, tz, start, &[]).unwrap();
+            assert_eq!(
+                s.starting_near(from).get_dt_start().to_utc(),
+                at("1970-01-01T08:00:00Z")
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
 
 fn dst_template() -> Value {
     json!({
@@ -378,7 +379,14 @@ async fn calendar_ics_parses_back_into_the_plan() {
         assert_eq!(ev.len(), 1, "[{b}] only dated items become events");
         assert_eq!(
             prop(&ev[0], "UID"),
-            Some(format!("{}@plangen", p["items"][0]["id"].as_str().unwrap()).as_str())
+            Some(
+                format!(
+                    "{}-{}@plangen",
+                    p["id"].as_str().unwrap(),
+                    p["items"][0]["id"].as_str().unwrap()
+                )
+                .as_str()
+            )
         );
         assert_eq!(prop(&ev[0], "DTSTART"), Some("20260302T080000Z"));
         assert_eq!(prop(&ev[0], "DURATION"), Some("PT30M"));
@@ -392,24 +400,206 @@ async fn calendar_ics_parses_back_into_the_plan() {
         );
 
         let weekly = h.create("ada", weekly_plan()).await;
-        let text = h
-            .get(
-                &format!("/{}/calendar.ics", weekly["id"].as_str().unwrap()),
-                "ada",
-            )
-            .await
-            .text()
-            .await
-            .unwrap();
-        let ev = events(&unfold(&text));
+        let ev = events(&unfold(&h.calendar(&weekly, "ada").await));
         assert_eq!(ev.len(), 2, "[{b}]");
-        assert_eq!(prop(&ev[0], "DTSTART"), Some("20260316T090000"));
         assert!(ev[0].contains(&"DTSTART;TZID=Europe/Berlin:20260316T090000".to_owned()));
         assert_eq!(prop(&ev[0], "RRULE"), Some("FREQ=WEEKLY;BYDAY=MO;COUNT=6"));
         assert_eq!(prop(&ev[0], "EXDATE"), Some("20260330T090000"));
-        // The follow-up is a day and 8.5 hours after DTSTART; so is its exception.
+        // The follow-up is a Tuesday: BYDAY=MO from its own start would put it on Mondays,
+        // so its dates are listed.
         assert_eq!(prop(&ev[1], "DTSTART"), Some("20260317T173000"));
-        assert_eq!(prop(&ev[1], "EXDATE"), Some("20260331T173000"));
+        assert_eq!(prop(&ev[1], "RRULE"), None);
+        assert_eq!(prop(&ev[1], "RDATE"), Some("20260324T173000"));
+    }
+}
+
+impl Harness {
+    async fn calendar(&self, plan: &Value, user: &str) -> String {
+        let res = self
+            .get(
+                &format!("/{}/calendar.ics", plan["id"].as_str().unwrap()),
+                user,
+            )
+            .await;
+        assert_eq!(res.status(), 200);
+        res.text().await.unwrap()
+    }
+}
+
+/// Every instant each item of `plan`'s `.ics` falls on, as a calendar would expand it
+/// (the `rrule` crate reading the event's DTSTART, RRULE, RDATE and EXDATE lines, plus
+/// DTSTART itself, which RFC 5545 counts as the first instance and `rrule` only when the
+/// rule yields it), by item id.
+fn calendar_instants(plan: &Value, ics: &str) -> BTreeMap<String, Vec<String>> {
+    let prefix = format!("{}-", plan["id"].as_str().unwrap());
+    let mut out = BTreeMap::new();
+    for event in events(&unfold(ics)) {
+        let uid = prop(&event, "UID").unwrap();
+        let item = uid
+            .strip_prefix(&prefix)
+            .and_then(|u| u.strip_suffix("@plangen"))
+            .unwrap_or_else(|| panic!("UID {uid}"))
+            .to_owned();
+        let recurrence: Vec<&str> = event
+            .iter()
+            .filter(|l| {
+                ["DTSTART", "RRULE", "RDATE", "EXDATE"]
+                    .iter()
+                    .any(|n| l.starts_with(n))
+            })
+            .map(String::as_str)
+            .collect();
+        let set: rrule::RRuleSet = recurrence
+            .join("\n")
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}: {recurrence:?}"));
+        let dtstart = *set.get_dt_start();
+        let excluded = set.get_exdate().contains(&dtstart);
+        let instants: BTreeSet<String> = set
+            .all(5_000)
+            .dates
+            .iter()
+            .chain((!excluded).then_some(&dtstart))
+            .map(|d| d.to_utc().format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string())
+            .collect();
+        let instants = instants.into_iter().collect();
+        out.insert(item, instants);
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_calendar_repeats_each_item_on_the_days_the_schedule_has_it() {
+    let plans = [
+        // Review sits on DTSTART (the rule as given); Follow-up a day later (listed).
+        weekly_plan(),
+        // A Wednesday start with BYDAY=MO: DTSTART is no occurrence, so it is an exception.
+        json!({
+            "title": "Off-rule start", "startDate": "2026-03-18", "timezone": "Europe/Berlin",
+            "items": [
+                { "title": "Same day", "dueAt": "2026-03-18T08:00:00Z" },
+                { "title": "Next week", "dueAt": "2026-03-25T12:00:00Z" }
+            ],
+            "recurrence": { "rrule": "FREQ=WEEKLY;BYDAY=MO;UNTIL=20260601T000000Z", "exdates": [] }
+        }),
+        // Daily until a day: the item a day after DTSTART keeps its last occurrence (UNTIL
+        // moved with it), across the spring DST change.
+        json!({
+            "title": "Daily", "startDate": "2026-03-25", "timezone": "Europe/Berlin",
+            "items": [
+                { "title": "Standup", "dueAt": "2026-03-25T08:00:00Z" },
+                { "title": "Next-day note", "dueAt": "2026-03-26T17:00:00Z" }
+            ],
+            "recurrence": { "rrule": "FREQ=DAILY;UNTIL=20260405T080000Z", "exdates": ["2026-03-29T09:00:00+02:00"] }
+        }),
+        // Month ends: an item a day later is listed (the 1st after each 31st).
+        json!({
+            "title": "Month end", "startDate": "2026-01-31", "timezone": "America/New_York",
+            "items": [
+                { "title": "Close books", "dueAt": "2026-01-31T14:00:00Z" },
+                { "title": "Report", "dueAt": "2026-02-01T15:00:00Z" }
+            ],
+            "recurrence": { "rrule": "FREQ=MONTHLY;BYMONTHDAY=31;COUNT=4", "exdates": [] }
+        }),
+    ];
+    for h in harnesses().await {
+        let b = h.backend;
+        for body in &plans {
+            let plan = h.create("cal", body.clone()).await;
+            let from_ics = calendar_instants(&plan, &h.calendar(&plan, "cal").await);
+            let range = ("2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z");
+            let scheduled = scheduled_instants(&h, "cal", &plan, range).await;
+            assert!(
+                scheduled.values().all(|v| v.len() >= 2),
+                "[{b}] {}: every item recurs in range: {scheduled:?}",
+                plan["title"]
+            );
+            assert_eq!(from_ics, scheduled, "[{b}] {}", plan["title"]);
+        }
+
+        // Item ids may come from the client, so two plans can share them; UIDs may not.
+        let first = h.create("cal", weekly_plan()).await;
+        let mut copy = weekly_plan();
+        copy["items"] = first["items"].clone();
+        let second = h.create("cal", copy).await;
+        assert_eq!(first["items"][0]["id"], second["items"][0]["id"], "[{b}]");
+        let uids = |ics: String| -> Vec<String> {
+            events(&unfold(&ics))
+                .iter()
+                .map(|e| prop(e, "UID").unwrap().to_owned())
+                .collect()
+        };
+        let (a, c) = (
+            uids(h.calendar(&first, "cal").await),
+            uids(h.calendar(&second, "cal").await),
+        );
+        assert!(a.iter().all(|u| !c.contains(u)), "[{b}] {a:?} / {c:?}");
+    }
+}
+
+#[tokio::test]
+async fn reordering_items_does_not_move_a_recurring_series() {
+    for h in harnesses().await {
+        let b = h.backend;
+        let plan = h.create("ada", weekly_plan()).await;
+        let range = ("2026-03-16T00:00:00Z", "2026-04-14T00:00:00Z");
+        let before = scheduled_instants(&h, "ada", &plan, range).await;
+        let follow_up = plan["items"][1]["id"].as_str().unwrap();
+        let res = h
+            .patch_item(
+                plan["id"].as_str().unwrap(),
+                follow_up,
+                "ada",
+                None,
+                &json!({ "position": 0 }),
+            )
+            .await;
+        assert_eq!(res.status(), 200, "[{b}]");
+        let moved: Value = res.json().await.unwrap();
+        assert_eq!(moved["items"][0]["id"], follow_up, "[{b}] reordered");
+        let after = scheduled_instants(&h, "ada", &plan, range).await;
+        assert_eq!(after, before, "[{b}]");
+        // The 30 March exception still holds: no entry on 30 or 31 March.
+        assert!(
+            after
+                .values()
+                .flatten()
+                .all(|t| !t.starts_with("2026-03-30") && !t.starts_with("2026-03-31")),
+            "[{b}] {after:?}"
+        );
+    }
+}
+
+/// Every instant the schedule puts each item of `plan` on in `[from, to)`, by item id.
+async fn scheduled_instants(
+    h: &Harness,
+    user: &str,
+    plan: &Value,
+    (from, to): (&str, &str),
+) -> BTreeMap<String, Vec<String>> {
+    let s = h
+        .get_json(&format!("/schedule?from={from}&to={to}"), user)
+        .await;
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for e in s["items"].as_array().unwrap() {
+        if e["planId"] == plan["id"] {
+            out.entry(e["itemId"].as_str().unwrap().to_owned())
+                .or_default()
+                .push(e["dueAt"].as_str().unwrap().to_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_rule_that_repeats_within_a_day_is_refused() {
+    for h in harnesses().await {
+        let mut body = weekly_plan();
+        let hours = (0..24).map(|h| h.to_string()).collect::<Vec<_>>().join(",");
+        body["recurrence"]["rrule"] = json!(format!("FREQ=DAILY;BYHOUR={hours}"));
+        let p = assert_problem(h.post("", "ada", &body).await, 422, "validation").await;
+        assert_eq!(fields(&p), ["recurrence.rrule"], "[{}]", h.backend);
+        assert_eq!(h.count("ada").await, 0, "[{}]", h.backend);
     }
 }
 
