@@ -318,6 +318,12 @@ pub struct AuthSpec {
     #[serde(default = "default_refresh_ttl")]
     #[schemars(regex(pattern = r"^[1-9][0-9]{0,5}[smhd]$"))]
     pub refresh_token_ttl: String,
+    /// `REFRESH_TOKEN_REUSE_GRACE`: how long a rotated refresh token may be presented again
+    /// while its replacement is unused (a client retrying after a lost answer keeps its
+    /// session); `0` turns it off, at most `60s` (auth refuses more).
+    #[serde(default = "default_refresh_reuse_grace")]
+    #[schemars(regex(pattern = r"^(0s?|([1-9]|[1-5][0-9]|60)s|1m)$"))]
+    pub refresh_token_reuse_grace: String,
 }
 
 fn default_access_ttl() -> String {
@@ -326,6 +332,9 @@ fn default_access_ttl() -> String {
 fn default_refresh_ttl() -> String {
     "7d".into()
 }
+fn default_refresh_reuse_grace() -> String {
+    "30s".into()
+}
 
 impl Default for AuthSpec {
     fn default() -> Self {
@@ -333,6 +342,7 @@ impl Default for AuthSpec {
             component: ComponentSpec::default(),
             access_token_ttl: default_access_ttl(),
             refresh_token_ttl: default_refresh_ttl(),
+            refresh_token_reuse_grace: default_refresh_reuse_grace(),
         }
     }
 }

@@ -427,6 +427,10 @@ impl Renderer<'_> {
                     from("REFRESH_TOKEN_SECRET", &tokens, secrets::KEY_REFRESH_TOKEN),
                     plain("ACCESS_TOKEN_EXP", a.access_token_ttl.clone()),
                     plain("REFRESH_TOKEN_EXP", a.refresh_token_ttl.clone()),
+                    plain(
+                        "REFRESH_TOKEN_REUSE_GRACE",
+                        a.refresh_token_reuse_grace.clone(),
+                    ),
                     plain("TRUST_FORWARDED_FOR", "true".into()),
                 ]);
             }

@@ -118,6 +118,15 @@ spec:
 YAML
 check "CRD schema rejects a bad Plangen" fails crdcheck "$WORK/bad-plangen.yaml"
 check "examples validate against the CRD schema" crdcheck "$ROOT"/examples/*.yaml
+# The reuse grace's pattern must match what auth accepts (0 or at most 60s: auth's config tests).
+plangen_with_grace() {
+  printf 'apiVersion: plangen.io/v1alpha1\nkind: Plangen\nmetadata: {name: g}\nspec: {auth: {refreshTokenReuseGrace: "%s"}}\n' "$1" >"$WORK/grace-$1.yaml"
+  echo "$WORK/grace-$1.yaml"
+}
+check "CRD schema takes a refresh reuse grace of 0, 45s and 1m" \
+  crdcheck "$(plangen_with_grace 0)" "$(plangen_with_grace 45s)" "$(plangen_with_grace 1m)"
+check "CRD schema refuses a refresh reuse grace over 60s" fails crdcheck "$(plangen_with_grace 61s)"
+check "CRD schema refuses a refresh reuse grace in minutes over 1" fails crdcheck "$(plangen_with_grace 5m)"
 
 echo "chart: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

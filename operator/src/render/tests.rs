@@ -296,6 +296,7 @@ fn each_service_gets_its_subcommand_port_and_environment() {
     let env = env_of(&auth);
     assert_eq!(env["ACCESS_TOKEN_EXP"]["value"], "15m");
     assert_eq!(env["REFRESH_TOKEN_EXP"]["value"], "7d");
+    assert_eq!(env["REFRESH_TOKEN_REUSE_GRACE"]["value"], "30s");
     assert_eq!(
         env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"],
         "auth-database-url"

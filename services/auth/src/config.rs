@@ -169,10 +169,18 @@ mod tests {
             )
         };
         assert_eq!(with("0").unwrap().refresh_retry_grace, Duration::ZERO);
+        // Every form the operator's CRD lets through (its pattern, checked in chart.sh).
+        assert_eq!(with("0s").unwrap().refresh_retry_grace, Duration::ZERO);
         assert_eq!(
             with("10s").unwrap().refresh_retry_grace,
             Duration::from_secs(10)
         );
+        for sixty in ["60s", "1m"] {
+            assert_eq!(
+                with(sixty).unwrap().refresh_retry_grace,
+                Duration::from_secs(60)
+            );
+        }
         for refused in ["2m", "61s", "soon", "-1"] {
             let text = with(refused).unwrap_err().to_string();
             assert!(
