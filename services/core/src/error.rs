@@ -36,6 +36,7 @@ pub enum ProblemKind {
     ServiceUnavailable,
     GatewayTimeout,
     Timeout,
+    RequestTimeout,
     Internal,
 }
 
@@ -65,6 +66,7 @@ impl ProblemKind {
             ServiceUnavailable => "service-unavailable",
             GatewayTimeout => "gateway-timeout",
             Timeout => "timeout",
+            RequestTimeout => "request-timeout",
             Internal => "internal",
         }
     }
@@ -94,6 +96,7 @@ impl ProblemKind {
             ServiceUnavailable => "Service unavailable",
             GatewayTimeout => "An upstream service timed out",
             Timeout => "The request did not finish in time",
+            RequestTimeout => "The request body did not arrive in time",
             Internal => "Internal error",
         }
     }
@@ -117,6 +120,7 @@ impl ProblemKind {
             BadGateway => StatusCode::BAD_GATEWAY,
             ServiceUnavailable | Timeout => StatusCode::SERVICE_UNAVAILABLE,
             GatewayTimeout => StatusCode::GATEWAY_TIMEOUT,
+            RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -335,6 +339,7 @@ mod tests {
             ServiceUnavailable,
             GatewayTimeout,
             Timeout,
+            RequestTimeout,
             Internal,
         ];
         let slugs: std::collections::HashSet<_> = kinds.iter().map(|k| k.slug()).collect();

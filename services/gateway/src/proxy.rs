@@ -7,6 +7,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -169,10 +170,20 @@ impl SendError {
 
     /// The client's request body went over the limit while streaming out.
     fn exceeded_body_limit(&self) -> bool {
+        self.caused_by::<LengthLimitError>()
+    }
+
+    /// Reading the client's request body failed while streaming out (the client closed the
+    /// connection mid-body, or sent malformed chunked encoding).
+    fn client_body_failed(&self) -> bool {
+        self.caused_by::<ClientBodyFailed>()
+    }
+
+    fn caused_by<E: std::error::Error + 'static>(&self) -> bool {
         let Self::Http(e) = self else { return false };
         let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
         while let Some(s) = source {
-            if s.is::<LengthLimitError>() {
+            if s.is::<E>() {
                 return true;
             }
             source = s.source();
@@ -185,6 +196,10 @@ impl SendError {
 #[derive(Debug)]
 pub enum ProxyError {
     PayloadTooLarge,
+    /// The client's body could not be read to the end (see [`ClientBody`]).
+    ClientBody(String),
+    /// The client's body was still arriving when the route's timeout passed.
+    ClientBodyTimeout(Duration),
     BadPath,
     BreakerOpen(Duration),
     Connect(String),
@@ -197,6 +212,8 @@ impl ProxyError {
     pub fn outcome(&self) -> &'static str {
         match self {
             Self::PayloadTooLarge => "payload_too_large",
+            Self::ClientBody(_) => "client_body_error",
+            Self::ClientBodyTimeout(_) => "client_body_timeout",
             Self::BadPath => "bad_path",
             Self::BreakerOpen(_) => "breaker_open",
             Self::Connect(_) => "connect_error",
@@ -210,6 +227,14 @@ impl ProxyError {
         match self {
             Self::PayloadTooLarge => Problem::new(ProblemKind::PayloadTooLarge)
                 .detail(format!("Request bodies are limited to {max_body} bytes")),
+            Self::ClientBody(_) => Problem::new(ProblemKind::MalformedRequest)
+                .detail("The request body ended early or was malformed"),
+            Self::ClientBodyTimeout(after) => {
+                Problem::new(ProblemKind::RequestTimeout).detail(format!(
+                    "The request body was not received within {} ms",
+                    after.as_millis()
+                ))
+            }
             Self::BadPath => {
                 Problem::new(ProblemKind::MalformedRequest).detail("The request path is not valid")
             }
@@ -217,7 +242,8 @@ impl ProxyError {
                 .detail(format!(
                     "The {upstream} service is failing; requests are paused briefly"
                 ))
-                .retry_after(wait.as_secs().max(1)),
+                // Rounded up: a client that waits this long finds the probe allowed.
+                .retry_after(wait.as_secs_f64().ceil().max(1.0) as u64),
             Self::Connect(_) => Problem::new(ProblemKind::ServiceUnavailable)
                 .detail(format!("The {upstream} service is unavailable"))
                 .retry_after(1),
@@ -318,7 +344,21 @@ pub async fn forward(
     // One timer for the whole exchange: it bounds the attempts, then the response body.
     let mut timer = Box::pin(tokio::time::sleep_until(deadline));
     // The body goes out once; retries are only for body-less requests.
-    let mut body = has_body.then(|| Body::new(Limited::new(body, ctx.max_body as usize)));
+    let body_done = has_body.then(|| Arc::new(AtomicBool::new(false)));
+    let mut body = body_done.as_ref().map(|done| {
+        Body::new(ClientBody {
+            inner: Limited::new(body, ctx.max_body as usize),
+            done: done.clone(),
+        })
+    });
+    // A failure while the client is still sending its body is the client's, not the
+    // upstream's: a 4xx, and no breaker failure (else a few clients that stall or hang up
+    // mid-upload would open the breaker for everyone).
+    let client_still_sending = || {
+        body_done
+            .as_ref()
+            .is_some_and(|done| !done.load(Ordering::Acquire))
+    };
     let mut attempt = 0;
     loop {
         let mut request = Request::new(body.take().unwrap_or_else(Body::empty));
@@ -337,6 +377,9 @@ pub async fn forward(
             biased;
             exchanged = up.exchange(request) => exchanged,
             () = timer.as_mut() => {
+                if client_still_sending() {
+                    return Err(ProxyError::ClientBodyTimeout(up.config.timeout));
+                }
                 up.breaker.record_failure();
                 return Err(ProxyError::Timeout(up.config.timeout));
             }
@@ -351,6 +394,9 @@ pub async fn forward(
         if error.exceeded_body_limit() {
             // The client's fault, not the upstream's: no breaker failure.
             return Err(ProxyError::PayloadTooLarge);
+        }
+        if error.client_body_failed() {
+            return Err(ProxyError::ClientBody(error.describe()));
         }
         let connect = matches!(error, SendError::Connect(_));
         up.breaker.record_failure();
@@ -574,6 +620,48 @@ fn finish_response(
             timeout: up.config.timeout,
         }),
     )
+}
+
+/// The client's request body on its way upstream. Its read errors are marked as the client's
+/// ([`ClientBodyFailed`]; going over the size limit stays a [`LengthLimitError`]), and `done`
+/// is set once it has been read to the end, so a timeout before then is the client's too.
+struct ClientBody {
+    inner: Limited<Body>,
+    done: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("reading the client's request body failed")]
+pub struct ClientBodyFailed(#[source] Box<dyn std::error::Error + Send + Sync>);
+
+impl http_body::Body for ClientBody {
+    type Data = bytes::Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let frame = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
+        match &frame {
+            None => self.done.store(true, Ordering::Release),
+            Some(Ok(_)) if self.inner.is_end_stream() => self.done.store(true, Ordering::Release),
+            Some(Err(e)) if !e.is::<LengthLimitError>() => {
+                let Some(Err(e)) = frame else { unreachable!() };
+                return std::task::Poll::Ready(Some(Err(ClientBodyFailed(e).into())));
+            }
+            _ => {}
+        }
+        std::task::Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// The upstream's response body, cut off at the route's deadline: the timeout covers the

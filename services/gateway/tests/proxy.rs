@@ -486,6 +486,122 @@ async fn the_breaker_stops_calling_a_failing_upstream() {
 }
 
 #[tokio::test]
+async fn the_breaker_retry_after_is_rounded_up() {
+    let up = upstreams().await;
+    let (reset_url, _) = resetting_upstream().await;
+    let gw = gateway_with(
+        config(
+            [&reset_url, &up.plans.url(), &up.templates.url()],
+            &[
+                ("BREAKER_FAILURE_THRESHOLD", "1"),
+                ("BREAKER_COOLDOWN_MS", "3000"),
+                ("UPSTREAM_RETRIES", "0"),
+            ],
+        ),
+        plangen_core::shared_state::SharedState::in_process(),
+    )
+    .await;
+    assert_problem(gw.get("/api/v1/auth/me").await, 502, "bad-gateway").await;
+    let res = gw.get("/api/v1/auth/me").await;
+    // Just under 3 s are left: a client waiting 2 s would find the breaker still open.
+    assert_eq!(res.headers()["retry-after"], "3");
+    assert_problem(res, 503, "service-unavailable").await;
+}
+
+/// Sends a request head declaring a 100-byte body, then `partial` of it, and returns the
+/// socket (the rest of the body never comes).
+async fn partial_upload(gw: &Gateway, partial: &str) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut socket = tokio::net::TcpStream::connect(gw.server.addr)
+        .await
+        .unwrap();
+    let head = "POST /api/v1/auth/register HTTP/1.1\r\nhost: gateway\r\n\
+                content-type: application/json\r\ncontent-length: 100\r\n\r\n";
+    socket.write_all(head.as_bytes()).await.unwrap();
+    socket.write_all(partial.as_bytes()).await.unwrap();
+    socket
+}
+
+/// Polls `/metrics` until `series` appears (the gateway finishes a request after its client
+/// has gone, so its count lands a moment later).
+async fn until_metric(gw: &Gateway, series: &str) -> String {
+    let started = Instant::now();
+    loop {
+        let text = gw.get("/metrics").await.text().await.unwrap();
+        if text.contains(series) || started.elapsed() > Duration::from_secs(5) {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn clients_that_hang_up_mid_upload_do_not_open_the_breaker() {
+    let up = upstreams().await;
+    let gw = gateway(
+        &up,
+        &[
+            ("BREAKER_FAILURE_THRESHOLD", "2"),
+            ("UPSTREAM_RETRIES", "0"),
+        ],
+    )
+    .await;
+    for _ in 0..3 {
+        drop(partial_upload(&gw, "{\"a\"").await);
+    }
+    let series = r#"upstream="auth",outcome="client_body_error"} 3"#;
+    let metrics = until_metric(&gw, series).await;
+    assert!(metrics.contains(series), "{metrics}");
+    assert!(
+        !metrics.contains(r#"outcome="upstream_error""#),
+        "{metrics}"
+    );
+    assert_eq!(
+        gw.get("/api/v1/auth/me").await.status(),
+        200,
+        "the auth service is still called"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_stalls_mid_upload_gets_408_and_does_not_open_the_breaker() {
+    use tokio::io::AsyncReadExt as _;
+    let up = upstreams().await;
+    let gw = gateway(
+        &up,
+        &[
+            ("BREAKER_FAILURE_THRESHOLD", "1"),
+            ("UPSTREAM_RETRIES", "0"),
+            ("AUTH_TIMEOUT_MS", "300"),
+        ],
+    )
+    .await;
+    let mut socket = partial_upload(&gw, "{\"a\"").await;
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut answer))
+        .await
+        .expect("an answer once the route timeout passed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("request-timeout"), "{answer}");
+    assert_eq!(
+        gw.get("/api/v1/auth/me").await.status(),
+        200,
+        "the breaker did not open"
+    );
+    // An upstream that is slow while the client has sent everything is still a 504.
+    let slow = gw
+        .http
+        .post(gw.url("/api/v1/auth/slow"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(slow.status(), 504);
+}
+
+#[tokio::test]
 async fn metrics_count_requests_per_route_and_upstream() {
     let up = upstreams().await;
     let gw = gateway(&up, &[]).await;
