@@ -183,15 +183,19 @@ impl RateLimiter {
     }
 }
 
-/// The client's address: the connection's peer, or the first `X-Forwarded-For` entry when
-/// the gateway is told it sits behind a trusted ingress.
+/// The client's address: the connection's peer, or, when the gateway is told it sits behind
+/// a trusted ingress, the last `X-Forwarded-For` entry — the address that ingress saw. The
+/// entries before it came from the client (an ingress that appends passes them on), so
+/// keying on the first would let a client pick a fresh budget per request.
 pub fn client_ip(req: &Request, peer: IpAddr, trust_forwarded: bool) -> IpAddr {
     if trust_forwarded
         && let Some(ip) = req
             .headers()
-            .get("x-forwarded-for")
+            .get_all("x-forwarded-for")
+            .iter()
+            .next_back()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok())
     {
         return ip;

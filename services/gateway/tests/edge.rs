@@ -371,6 +371,43 @@ async fn login_register_and_refresh_have_a_stricter_separate_budget() {
     assert_eq!(res.headers()["ratelimit-limit"], "300");
 }
 
+#[tokio::test]
+async fn behind_a_trusted_ingress_the_client_is_the_address_it_saw_not_what_the_client_wrote() {
+    let up = upstreams().await;
+    let gw = gateway(
+        &up,
+        &[
+            ("TRUST_FORWARDED_FOR", "true"),
+            ("AUTH_RATE_LIMIT_MAX_REQUESTS", "2"),
+        ],
+    )
+    .await;
+    // An ingress that appends (Traefik, cloud load balancers) passes the client's own entries
+    // on before the address it saw: only the last one is the ingress's word.
+    let login = |spoofed: u8| {
+        gw.http
+            .post(gw.url("/api/v1/auth/login"))
+            .header(
+                "x-forwarded-for",
+                format!("198.51.100.{spoofed}, 203.0.113.7"),
+            )
+            .send()
+    };
+    for spoofed in 1..=2 {
+        assert_eq!(login(spoofed).await.unwrap().status(), 200);
+    }
+    assert_problem(login(3).await.unwrap(), 429, "too-many-requests").await;
+    // Another client (another address seen by the ingress) has its own budget.
+    let other = gw
+        .http
+        .post(gw.url("/api/v1/auth/login"))
+        .header("x-forwarded-for", "203.0.113.8")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+}
+
 /// Two gateway replicas keeping their state in one Redis (under a fresh key prefix), the
 /// upstreams they share and that state; `None` without Redis.
 async fn replicas_on_redis(
