@@ -303,12 +303,7 @@ pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admi
             return Err(p.into_response());
         }
     }
-    // The binding quota: an exceeded one, else the one with the least left.
-    let binding = quotas
-        .iter()
-        .flatten()
-        .copied()
-        .max_by_key(|q| (q.exceeded(), std::cmp::Reverse(q.remaining())));
+    let binding = binding_quota(&quotas);
     if let Some(q) = binding
         && q.exceeded()
     {
@@ -331,9 +326,48 @@ pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admi
     })
 }
 
+/// The quota to report: of exceeded ones, the one that resets last (waiting for any other
+/// would only meet the next 429); else the one with the least left.
+fn binding_quota(quotas: &[Option<Quota>]) -> Option<Quota> {
+    quotas.iter().flatten().copied().max_by_key(|q| {
+        (
+            q.exceeded(),
+            q.exceeded().then_some(q.resets_in),
+            std::cmp::Reverse(q.remaining()),
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_binding_quota_is_the_exceeded_one_that_resets_last_else_the_tightest() {
+        let quota = |limit, count, resets_in_s| Quota {
+            policy: Policy::new(limit, Duration::from_secs(60)),
+            count,
+            resets_in: Duration::from_secs(resets_in_s),
+        };
+        let (general, auth) = (quota(2, 3, 40), quota(1, 2, 5));
+        for order in [[Some(general), Some(auth)], [Some(auth), Some(general)]] {
+            assert_eq!(binding_quota(&order).unwrap().resets_in.as_secs(), 40);
+        }
+        let (roomy, tight) = (quota(100, 10, 50), quota(5, 4, 10));
+        assert_eq!(
+            binding_quota(&[Some(roomy), Some(tight)])
+                .unwrap()
+                .remaining(),
+            1
+        );
+        let (under, over) = (quota(100, 99, 50), quota(5, 6, 10));
+        assert!(
+            binding_quota(&[Some(under), Some(over)])
+                .unwrap()
+                .exceeded()
+        );
+        assert!(binding_quota(&[None, None]).is_none());
+    }
 
     #[test]
     fn headers_state_limit_remaining_and_reset() {

@@ -61,7 +61,13 @@ pub fn router(dir: PathBuf) -> Router {
 /// Serves `req` from the built SPA in `dir`.
 pub async fn serve_from(dir: &Path, req: Request) -> Response {
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        return Problem::new(ProblemKind::MethodNotAllowed).into_response();
+        let mut response = Problem::new(ProblemKind::MethodNotAllowed).into_response();
+        // RFC 9110 §15.5.6: a 405 says what is allowed.
+        response.headers_mut().insert(
+            axum::http::header::ALLOW,
+            axum::http::HeaderValue::from_static("GET, HEAD"),
+        );
+        return response;
     }
     let index = dir.join("index.html");
     let path = req.uri().path().to_owned();

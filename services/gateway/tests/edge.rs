@@ -725,6 +725,19 @@ async fn the_spa_is_served_with_index_fallback_and_cache_headers() {
     assert_problem(gw.get("/../etc/passwd.txt").await, 404, "not-found").await;
     // API paths are never the SPA.
     assert_problem(gw.get("/api/v1/nope").await, 404, "not-found").await;
+    // The SPA's files are only read: a 405 says which methods are allowed.
+    for path in ["/", "/plans/42"] {
+        let res = gw.http.post(gw.url(path)).send().await.unwrap();
+        let allow = res
+            .headers()
+            .get("allow")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_problem(res, 405, "method-not-allowed").await;
+        assert!(
+            allow.as_deref().is_some_and(|a| a.contains("GET")),
+            "{path}: Allow {allow:?}"
+        );
+    }
 }
 
 #[tokio::test]
