@@ -431,7 +431,9 @@ impl Renderer<'_> {
                         "REFRESH_TOKEN_REUSE_GRACE",
                         a.refresh_token_reuse_grace.clone(),
                     ),
-                    plain("TRUST_FORWARDED_FOR", "true".into()),
+                    // Behind the gateway, behind the ingress: the client is the address the
+                    // ingress saw, two X-Forwarded-For entries from the right.
+                    plain("TRUST_FORWARDED_FOR", "2".into()),
                 ]);
             }
             Service::Template | Service::Plan => {

@@ -297,6 +297,8 @@ fn each_service_gets_its_subcommand_port_and_environment() {
     assert_eq!(env["ACCESS_TOKEN_EXP"]["value"], "15m");
     assert_eq!(env["REFRESH_TOKEN_EXP"]["value"], "7d");
     assert_eq!(env["REFRESH_TOKEN_REUSE_GRACE"]["value"], "30s");
+    // Behind the gateway behind the ingress.
+    assert_eq!(env["TRUST_FORWARDED_FOR"]["value"], "2");
     assert_eq!(
         env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"],
         "auth-database-url"

@@ -41,8 +41,10 @@ pub struct AuthConfig {
     /// Accept the deny-listed-session check failing (Redis down) instead of answering 503.
     pub deny_list_fail_open: bool,
     pub login_throttle: LoginThrottle,
-    /// Take the client IP from `X-Forwarded-For` (set when behind the gateway or an ingress).
-    pub trust_forwarded_for: bool,
+    /// Proxies in front that append to `X-Forwarded-For` (`TRUST_FORWARDED_FOR`: 1 behind the
+    /// gateway alone, 2 behind the gateway behind an ingress); the client is the address the
+    /// outermost one saw.
+    pub forwarded_hops: u8,
     /// Argon2 hashes running at once; more wait, so a login storm cannot starve the runtime.
     pub max_concurrent_hashes: usize,
     /// How long a request may take (`REQUEST_TIMEOUT_MS`, default 10 s).
@@ -86,7 +88,7 @@ impl AuthConfig {
             max_failures_per_ip: env.parse_or("LOGIN_MAX_FAILURES_PER_IP", 50, "a number"),
             window: env.duration_or("LOGIN_FAILURE_WINDOW", Duration::from_secs(15 * 60)),
         };
-        let trust_forwarded_for = env.bool_or("TRUST_FORWARDED_FOR", false);
+        let forwarded_hops = plangen_core::forwarded::forwarded_hops(&mut env);
         let max_concurrent_hashes = env.parse_or(
             "PASSWORD_HASH_CONCURRENCY",
             std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -107,7 +109,7 @@ impl AuthConfig {
             allowed_origins,
             deny_list_fail_open,
             login_throttle,
-            trust_forwarded_for,
+            forwarded_hops,
             max_concurrent_hashes: max_concurrent_hashes.max(1),
             request_timeout,
         })

@@ -267,16 +267,9 @@ impl FromRequestParts<AuthState> for ClientInfo {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
-        // Behind a trusted proxy the last X-Forwarded-For entry is the address it saw.
-        let forwarded = state
-            .config
-            .trust_forwarded_for
-            .then(|| parts.headers.get("x-forwarded-for"))
-            .flatten()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .map(|ip| ip.trim().to_owned())
-            .filter(|ip| ip.parse::<std::net::IpAddr>().is_ok());
+        let forwarded =
+            plangen_core::forwarded::forwarded_client(&parts.headers, state.config.forwarded_hops)
+                .map(|ip| ip.to_string());
         let user_agent = parts
             .headers
             .get(USER_AGENT)

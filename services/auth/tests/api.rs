@@ -717,3 +717,46 @@ async fn operational_endpoints() {
         .unwrap();
     assert_ne!(res.headers()["x-request-id"], "bad id with spaces");
 }
+
+#[tokio::test]
+async fn behind_the_gateway_and_an_ingress_the_client_is_the_address_the_ingress_saw() {
+    // TRUST_FORWARDED_FOR=2: the ingress appended what it saw, then the gateway appended the
+    // ingress's own address; the entry before those came from the client and is not believed.
+    let h = sqlite_harness(&[("TRUST_FORWARDED_FOR", "2")]).await;
+    let a = h.register("fwd@example.com", "fwd").await;
+    for spoofed in 1..=2 {
+        let res = h
+            .http
+            .post(h.url("/login"))
+            .header("user-agent", format!("behind-proxies/{spoofed}"))
+            .header(
+                "x-forwarded-for",
+                format!("198.51.100.{spoofed}, 203.0.113.7, 10.0.0.5"),
+            )
+            .json(&json!({"login": "fwd", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    let list: Value = h
+        .get_auth("/sessions", &a.access)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let behind: Vec<&Value> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["userAgent"]
+                .as_str()
+                .is_some_and(|ua| ua.starts_with("behind-proxies/"))
+        })
+        .collect();
+    assert_eq!(behind.len(), 2, "{list}");
+    for s in behind {
+        assert_eq!(s["ip"], "203.0.113.7", "{list}");
+    }
+}

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod config;
 pub mod cors;
 pub mod error;
+pub mod forwarded;
 pub mod json;
 pub mod metrics;
 #[cfg(feature = "mongo")]

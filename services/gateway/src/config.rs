@@ -55,8 +55,10 @@ pub struct GatewayConfig {
     /// The SPA's built files; when `index.html` is missing, `/` explains the API instead.
     pub spa_dir: PathBuf,
     pub allowed_origins: Vec<String>,
-    /// Keep an incoming `X-Forwarded-For`/`-Proto` (behind an ingress) instead of replacing it.
-    pub trust_forwarded_for: bool,
+    /// Proxies in front that append to `X-Forwarded-For` (`TRUST_FORWARDED_FOR`; 1 behind an
+    /// ingress): with any, an incoming `X-Forwarded-For`/`-Proto`/`-Host` is kept instead of
+    /// replaced, and the client is the address the outermost one saw.
+    pub forwarded_hops: u8,
     pub max_body_bytes: u64,
     pub rate_limit: RateLimitConfig,
     pub redis: Option<RedisConfig>,
@@ -152,7 +154,7 @@ impl GatewayConfig {
                 "ALLOWED_ORIGINS must list origins explicitly: `*` is refused because credentials are allowed",
             );
         }
-        let trust_forwarded_for = env.bool_or("TRUST_FORWARDED_FOR", false);
+        let forwarded_hops = plangen_core::forwarded::forwarded_hops(&mut env);
         let max_body_bytes = env.parse_or("MAX_BODY_BYTES", 10 * 1024 * 1024, "a number of bytes");
         let rate_limit = RateLimitConfig {
             max_requests: env.parse_or("RATE_LIMIT_MAX_REQUESTS", 300, "a number"),
@@ -187,7 +189,7 @@ impl GatewayConfig {
             template,
             spa_dir,
             allowed_origins,
-            trust_forwarded_for,
+            forwarded_hops,
             max_body_bytes,
             rate_limit,
             redis,
@@ -252,7 +254,7 @@ mod tests {
         assert_eq!(c.plan.connect_timeout, Duration::from_secs(2));
         assert_eq!(c.plan.timeout, Duration::from_secs(30));
         assert_eq!(c.spa_dir, PathBuf::from("frontend/dist"));
-        assert!(!c.trust_forwarded_for);
+        assert_eq!(c.forwarded_hops, 0);
         assert!(!c.auth.requires_token && c.plan.requires_token && c.template.requires_token);
     }
 

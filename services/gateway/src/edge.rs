@@ -33,7 +33,7 @@ const CORS_VARY: HeaderValue = HeaderValue::from_static(
 /// Serves one request that arrived from `peer`.
 pub async fn handle(gw: &Gateway, peer: SocketAddr, mut req: Request) -> Response {
     let started = Instant::now();
-    let tls = is_tls(&req, gw.config.trust_forwarded_for);
+    let tls = is_tls(&req, gw.config.forwarded_hops > 0);
     // Room for what the proxy adds (forwarding headers, the request id, the user id) in one
     // allocation rather than a couple of doublings.
     req.headers_mut().reserve(8);

@@ -277,7 +277,7 @@ async fn proxy_request(
         request_id,
         user_id: caller.as_ref().map(|c| c.sub.as_str()),
         peer_ip: Some(peer),
-        trust_forwarded: gw.config.trust_forwarded_for,
+        trust_forwarded: gw.config.forwarded_hops > 0,
         max_body: gw.config.max_body_bytes,
         retries: gw.config.retries,
         budget: &gw.retry_budget,

@@ -183,24 +183,11 @@ impl RateLimiter {
     }
 }
 
-/// The client's address: the connection's peer, or, when the gateway is told it sits behind
-/// a trusted ingress, the last `X-Forwarded-For` entry — the address that ingress saw. The
-/// entries before it came from the client (an ingress that appends passes them on), so
-/// keying on the first would let a client pick a fresh budget per request.
-pub fn client_ip(req: &Request, peer: IpAddr, trust_forwarded: bool) -> IpAddr {
-    if trust_forwarded
-        && let Some(ip) = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            .next_back()
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.rsplit(',').next())
-            .and_then(|v| v.trim().parse().ok())
-    {
-        return ip;
-    }
-    peer
+/// The client's address: the connection's peer, or, behind trusted proxies, the address the
+/// outermost of them saw (`plangen_core::forwarded`; never an entry the client wrote, which
+/// would let it pick a fresh budget per request).
+pub fn client_ip(req: &Request, peer: IpAddr, forwarded_hops: u8) -> IpAddr {
+    plangen_core::forwarded::forwarded_client(req.headers(), forwarded_hops).unwrap_or(peer)
 }
 
 /// The outcome of checking the request's bearer token, made once per request here (the
@@ -230,7 +217,7 @@ fn ip_key(prefix: &str, ip: IpAddr) -> String {
 pub async fn admit(gw: &Gateway, req: &mut Request, peer: IpAddr) -> Result<Admission, Response> {
     // `&mut`: a shared reference to the request is not `Send` (its body is not `Sync`), so
     // only parts of it are held across the awaits below.
-    let ip = client_ip(req, peer, gw.config.trust_forwarded_for);
+    let ip = client_ip(req, peer, gw.config.forwarded_hops);
     let sensitive = AUTH_SENSITIVE_PATHS.contains(&req.uri().path());
     // The token's signature and claims need no I/O; its session (the deny-list) and the
     // budget keyed by the verified user are then asked at once: with Redis, one round trip
