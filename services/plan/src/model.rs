@@ -315,8 +315,11 @@ impl PlanInput {
                     rrule: r.rrule.trim().trim_start_matches("RRULE:").to_owned(),
                     exdates: r.exdates.clone(),
                 };
-                if let Err((field, message)) = schedule::Series::new(&r, tz, start, &items) {
-                    v.add(field, message);
+                match schedule::Series::new(&r, tz, start, &items)
+                    .and_then(|s| s.check_count_span())
+                {
+                    Ok(()) => {}
+                    Err((field, message)) => v.add(field, message),
                 }
                 Some(r)
             }

@@ -61,10 +61,27 @@ pub struct Series {
     /// Whether the rule names days itself (BYDAY, BYMONTHDAY, BYYEARDAY, BYWEEKNO, BYMONTH,
     /// BYSETPOS) rather than taking them from DTSTART.
     names_days: bool,
+    /// Whether it names days only within a week (BYDAY, BYSETPOS): a weekly rule moved by
+    /// whole weeks then picks the same days.
+    names_only_weekdays: bool,
+    /// The first occurrences, for the `.ics` (walked once per series, not once per item).
+    listing: std::sync::OnceLock<Listing>,
 }
 
-/// The most occurrences an `.ics` lists for an item whose series no rule can state.
+/// The most occurrences an `.ics` lists for an item whose series no rule can state, and how
+/// far after DTSTART it looks for them (which also bounds the walk).
 pub const MAX_LISTED_OCCURRENCES: u16 = 1_000;
+pub const LISTED_YEARS: u32 = 100;
+/// A rule with COUNT must reach its last occurrence within this many years of DTSTART: its
+/// walk (from DTSTART, as COUNT counts from there) is then bounded on every schedule.
+pub const MAX_COUNT_SPAN_YEARS: u32 = 100;
+
+struct Listing {
+    dates: Vec<NaiveDateTime>,
+    truncated: bool,
+    /// Whether DTSTART itself is the first occurrence.
+    starts_on_dtstart: bool,
+}
 
 /// How one item of a recurring plan repeats, in iCalendar terms. Each item is due at its
 /// offset from every occurrence of the plan's series; a calendar repeats an event from its
@@ -136,11 +153,12 @@ impl Series {
             ));
         }
         let freq = parsed.get_freq();
-        let names_days = !(parsed.get_by_weekday().is_empty()
-            && parsed.get_by_month_day().is_empty()
+        let names_only_weekdays = parsed.get_by_month_day().is_empty()
             && parsed.get_by_year_day().is_empty()
             && parsed.get_by_week_no().is_empty()
-            && parsed.get_by_month().is_empty()
+            && parsed.get_by_month().is_empty();
+        let names_days = !(names_only_weekdays
+            && parsed.get_by_weekday().is_empty()
             && parsed.get_by_set_pos().is_empty());
         let rtz = rrule::Tz::Tz(tz);
         let dtstart = dtstart_local(tz, start, items);
@@ -185,6 +203,62 @@ impl Series {
             rule: rule.to_owned(),
             freq,
             names_days,
+            names_only_weekdays,
+            listing: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// For a new or changed rule (not on every read: it walks the series): a rule with COUNT
+    /// must end within [`MAX_COUNT_SPAN_YEARS`] of DTSTART.
+    pub fn check_count_span(&self) -> Result<(), FieldFault> {
+        let Some(rule) = self.set.get_rrule().first() else {
+            return Ok(());
+        };
+        let Some(count) = rule.get_count() else {
+            return Ok(());
+        };
+        let dt_start = *self.set.get_dt_start();
+        let horizon = dt_start
+            .checked_add_months(Months::new(12 * MAX_COUNT_SPAN_YEARS))
+            .unwrap_or(dt_start);
+        // Exceptions left out: they remove occurrences, not the series' end.
+        let reached = RRuleSet::new(dt_start)
+            .rrule(rule.clone())
+            .before(horizon)
+            .all(u16::try_from(count).unwrap_or(u16::MAX))
+            .dates
+            .len();
+        if u32::try_from(reached).unwrap_or(u32::MAX) < count {
+            return Err((
+                "recurrence.rrule".into(),
+                format!(
+                    "with COUNT={count} the series must end within {MAX_COUNT_SPAN_YEARS} years of its start"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn listing(&self) -> &Listing {
+        self.listing.get_or_init(|| {
+            let dt_start = *self.set.get_dt_start();
+            let horizon = dt_start
+                .checked_add_months(Months::new(12 * LISTED_YEARS))
+                .unwrap_or(dt_start);
+            let listed = self.set.clone().before(horizon).all(MAX_LISTED_OCCURRENCES);
+            let rule = self.set.get_rrule().first();
+            let goes_on = rule.is_some_and(|r| {
+                r.get_count().is_none() && r.get_until().is_none_or(|u| *u > horizon)
+            });
+            Listing {
+                starts_on_dtstart: listed.dates.first() == Some(&dt_start),
+                dates: listed
+                    .dates
+                    .iter()
+                    .map(|d| d.with_timezone(&self.tz).naive_local())
+                    .collect(),
+                truncated: listed.limited || goes_on,
+            }
         })
     }
 
@@ -194,15 +268,24 @@ impl Series {
         let days = (start.date() - self.dtstart.date()).num_days();
         // Same day: the rule picks the same days. Otherwise only a rule that takes its days
         // from DTSTART (daily or weekly, or weekly moved by whole weeks) moves with it.
-        let rule_fits = days == 0
+        let moves_with_item = days == 0
             || (!self.names_days && matches!(self.freq, Frequency::Daily | Frequency::Weekly))
-            || (self.freq == Frequency::Weekly && days % 7 == 0);
+            || (self.freq == Frequency::Weekly && self.names_only_weekdays && days % 7 == 0);
+        let listing = self.listing();
+        // A calendar counts DTSTART as the first occurrence, COUNT included: when DTSTART is
+        // no occurrence, an EXDATE hides it but the count would still come one short.
+        let has_count = self
+            .set
+            .get_rrule()
+            .first()
+            .and_then(|r| r.get_count())
+            .is_some();
+        let rule_fits = moves_with_item && (listing.starts_on_dtstart || !has_count);
         let local = |d: &DateTime<rrule::Tz>| d.with_timezone(&self.tz).naive_local();
         if !rule_fits {
-            let listed = self.set.clone().all(MAX_LISTED_OCCURRENCES);
             return ItemRepeat::Dates {
-                dates: listed.dates.iter().map(|d| local(d) + offset).collect(),
-                truncated: listed.limited,
+                dates: listing.dates.iter().map(|d| *d + offset).collect(),
+                truncated: listing.truncated,
             };
         }
         let rrule = self
@@ -229,8 +312,7 @@ impl Series {
             .map(|e| local(e) + offset)
             .collect();
         // A calendar counts DTSTART as an occurrence even when the rule does not.
-        let first = self.set.clone().all(1).dates.first().map(local);
-        if first != Some(self.dtstart) && !exdates.contains(&start) {
+        if !listing.starts_on_dtstart && !exdates.contains(&start) {
             exdates.insert(0, start);
         }
         ItemRepeat::Rule {
@@ -525,6 +607,77 @@ mod tests {
             assert_eq!(e.map(|e| e.0).as_deref(), Some("recurrence.rrule"), "{bad}");
         }
         assert!(Series::new(&rec("FREQ=DAILY;COUNT=10000"), tz, start, &[]).is_ok());
+    }
+
+    #[test]
+    fn a_rule_with_count_must_end_within_a_century() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let start = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let series = |rule: &str| {
+            let r = Recurrence {
+                rrule: rule.into(),
+                exdates: vec![],
+            };
+            Series::new(&r, tz, start, &[]).unwrap()
+        };
+        // Every 29 February: 10 000 of them take 40 000 years (a day's step each on every
+        // schedule, were it allowed).
+        let sparse = series("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=10000");
+        assert_eq!(sparse.check_count_span().unwrap_err().0, "recurrence.rrule");
+        for fine in [
+            "FREQ=DAILY;COUNT=10000",
+            "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29;COUNT=25",
+            "FREQ=WEEKLY;BYDAY=MO",
+        ] {
+            assert!(series(fine).check_count_span().is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn an_item_repeats_by_the_rule_only_where_the_rule_moves_with_it() {
+        let tz: Tz = "UTC".parse().unwrap();
+        let series = |rule: &str, start: (i32, u32, u32)| {
+            let r = Recurrence {
+                rrule: rule.into(),
+                exdates: vec![],
+            };
+            let start = NaiveDate::from_ymd_opt(start.0, start.1, start.2).unwrap();
+            Series::new(&r, tz, start, &[]).unwrap()
+        };
+        let is_rule = |s: &Series, days: i64| {
+            matches!(s.item_repeat(Duration::days(days)), ItemRepeat::Rule { .. })
+        };
+        let monday = (2027, 1, 4);
+        assert!(is_rule(&series("FREQ=WEEKLY;BYDAY=MO", monday), 7));
+        assert!(!is_rule(&series("FREQ=WEEKLY;BYDAY=MO", monday), 1));
+        // Whole weeks, but BYMONTH picks by month: a week later is another set of days.
+        assert!(!is_rule(
+            &series("FREQ=WEEKLY;BYMONTH=1;BYDAY=MO", monday),
+            7
+        ));
+        assert!(is_rule(&series("FREQ=DAILY;INTERVAL=2", monday), 3));
+        // DTSTART (a Wednesday) is no occurrence: with COUNT a calendar would count it.
+        let wednesday = (2027, 1, 6);
+        assert!(is_rule(&series("FREQ=WEEKLY;BYDAY=MO", wednesday), 0));
+        assert!(!is_rule(
+            &series("FREQ=WEEKLY;BYDAY=MO;COUNT=3", wednesday),
+            0
+        ));
+        match series("FREQ=WEEKLY;BYDAY=MO;COUNT=3", wednesday).item_repeat(Duration::zero()) {
+            ItemRepeat::Dates { dates, truncated } => {
+                assert_eq!(dates.len(), 3);
+                assert!(!truncated);
+            }
+            other => panic!("{other:?}"),
+        }
+        match series("FREQ=DAILY;BYMONTH=2;BYMONTHDAY=29", monday).item_repeat(Duration::days(1)) {
+            ItemRepeat::Dates { dates, truncated } => {
+                // 2028..=2124 by fours, less 2100.
+                assert_eq!(dates.len(), 24, "every 29 February in the century listed");
+                assert!(truncated, "and the series goes on");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Every occurrence in `[from, to]` by walking the whole series from DTSTART.

@@ -492,6 +492,15 @@ async fn a_calendar_repeats_each_item_on_the_days_the_schedule_has_it() {
             ],
             "recurrence": { "rrule": "FREQ=DAILY;UNTIL=20260405T080000Z", "exdates": ["2026-03-29T09:00:00+02:00"] }
         }),
+        // Whole weeks later, but the rule names a month: moving it would change the days.
+        json!({
+            "title": "January Mondays", "startDate": "2027-01-04", "timezone": "Europe/Berlin",
+            "items": [
+                { "title": "Kick-off", "dueAt": "2027-01-04T08:00:00Z" },
+                { "title": "A week on", "dueAt": "2027-01-11T08:00:00Z" }
+            ],
+            "recurrence": { "rrule": "FREQ=WEEKLY;BYMONTH=1;BYDAY=MO;COUNT=4", "exdates": [] }
+        }),
         // Month ends: an item a day later is listed (the 1st after each 31st).
         json!({
             "title": "Month end", "startDate": "2026-01-31", "timezone": "America/New_York",
@@ -508,6 +517,11 @@ async fn a_calendar_repeats_each_item_on_the_days_the_schedule_has_it() {
             let plan = h.create("cal", body.clone()).await;
             let from_ics = calendar_instants(&plan, &h.calendar(&plan, "cal").await);
             let range = ("2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z");
+            let range = if plan["title"] == "January Mondays" {
+                ("2027-01-01T00:00:00Z", "2027-12-31T00:00:00Z")
+            } else {
+                range
+            };
             let scheduled = scheduled_instants(&h, "cal", &plan, range).await;
             assert!(
                 scheduled.values().all(|v| v.len() >= 2),
