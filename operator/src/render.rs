@@ -393,6 +393,19 @@ impl Renderer<'_> {
         public_url(self.p).unwrap_or_else(|| self.service_url(Service::Frontend))
     }
 
+    /// The proxies in front of `svc` that append to `X-Forwarded-For` (its
+    /// `TRUST_FORWARDED_FOR`): the Ingress when there is one, and the gateway in front of
+    /// auth. Without an Ingress the gateway's peer is the client, and an `X-Forwarded-For`
+    /// reaching it was written by the client, so it is not believed.
+    fn proxies_in_front(&self, svc: Service) -> u8 {
+        let ingress = u8::from(self.p.spec.gateway.ingress.is_some());
+        match svc {
+            Service::Gateway => ingress,
+            Service::Auth => ingress + 1,
+            _ => 0,
+        }
+    }
+
     /// The environment of a service, in a stable order; user additions override by name.
     fn env(&self, svc: Service, c: &ComponentSpec) -> Vec<Value> {
         let tokens = secrets::tokens_secret_name(self.name);
@@ -417,7 +430,10 @@ impl Renderer<'_> {
                     plain("TEMPLATE", self.service_url(Service::Template)),
                     plain("RATE_LIMIT_MAX_REQUESTS", rl.max_requests.to_string()),
                     plain("RATE_LIMIT_WINDOW_MS", rl.window_ms.to_string()),
-                    plain("TRUST_FORWARDED_FOR", "true".into()),
+                    plain(
+                        "TRUST_FORWARDED_FOR",
+                        self.proxies_in_front(svc).to_string(),
+                    ),
                 ]);
             }
             Service::Auth => {
@@ -431,9 +447,10 @@ impl Renderer<'_> {
                         "REFRESH_TOKEN_REUSE_GRACE",
                         a.refresh_token_reuse_grace.clone(),
                     ),
-                    // Behind the gateway, behind the ingress: the client is the address the
-                    // ingress saw, two X-Forwarded-For entries from the right.
-                    plain("TRUST_FORWARDED_FOR", "2".into()),
+                    plain(
+                        "TRUST_FORWARDED_FOR",
+                        self.proxies_in_front(svc).to_string(),
+                    ),
                 ]);
             }
             Service::Template | Service::Plan => {

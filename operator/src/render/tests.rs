@@ -261,7 +261,8 @@ fn gateway_deployment_is_exact() {
     assert_eq!(env["TEMPLATE"]["value"], "http://demo-template:3002");
     assert_eq!(env["RATE_LIMIT_MAX_REQUESTS"]["value"], "100");
     assert_eq!(env["RATE_LIMIT_WINDOW_MS"]["value"], "60000");
-    assert_eq!(env["TRUST_FORWARDED_FOR"]["value"], "true");
+    // No Ingress: the gateway's peer is the client; auth has the gateway in front.
+    assert_eq!(env["TRUST_FORWARDED_FOR"]["value"], "0");
     assert_eq!(
         env["ACCESS_TOKEN_SECRET"]["valueFrom"],
         json!({"secretKeyRef": {"name": "demo-tokens", "key": "access-token-secret"}})
@@ -297,8 +298,7 @@ fn each_service_gets_its_subcommand_port_and_environment() {
     assert_eq!(env["ACCESS_TOKEN_EXP"]["value"], "15m");
     assert_eq!(env["REFRESH_TOKEN_EXP"]["value"], "7d");
     assert_eq!(env["REFRESH_TOKEN_REUSE_GRACE"]["value"], "30s");
-    // Behind the gateway behind the ingress.
-    assert_eq!(env["TRUST_FORWARDED_FOR"]["value"], "2");
+    assert_eq!(env["TRUST_FORWARDED_FOR"]["value"], "1");
     assert_eq!(
         env["DATABASE_URL"]["valueFrom"]["secretKeyRef"]["key"],
         "auth-database-url"
@@ -516,6 +516,22 @@ fn switched_off_components_and_external_datastores_are_not_rendered() {
     let env = env_of(&find(&c, Kind::Deployment, "demo-gateway"));
     assert_eq!(env["ALLOWED_ORIGINS"]["value"], "http://plan.example.com");
     assert_eq!(public_url(&p).as_deref(), Some("http://plan.example.com"));
+}
+
+#[test]
+fn behind_an_ingress_the_gateway_trusts_one_proxy_and_auth_two() {
+    let mut spec = PlangenSpec::default();
+    spec.gateway.ingress = Some(IngressSpec {
+        class_name: None,
+        host: "plan.example.com".into(),
+        tls_secret_name: None,
+        annotations: BTreeMap::new(),
+    });
+    let c = render_ok(&plangen(spec));
+    for (svc, hops) in [("gateway", "1"), ("auth", "2")] {
+        let d: Deployment = find(&c, Kind::Deployment, &format!("demo-{svc}"));
+        assert_eq!(env_of(&d)["TRUST_FORWARDED_FOR"]["value"], hops, "{svc}");
+    }
 }
 
 #[test]

@@ -198,7 +198,7 @@ pub enum ProxyError {
     PayloadTooLarge,
     /// The client's body could not be read to the end (see [`ClientBody`]).
     ClientBody(String),
-    /// The client's body was still arriving when the route's timeout passed.
+    /// The route's timeout passed while the exchange was waiting for the client's body.
     ClientBodyTimeout(Duration),
     BadPath,
     BreakerOpen(Duration),
@@ -344,20 +344,21 @@ pub async fn forward(
     // One timer for the whole exchange: it bounds the attempts, then the response body.
     let mut timer = Box::pin(tokio::time::sleep_until(deadline));
     // The body goes out once; retries are only for body-less requests.
-    let body_done = has_body.then(|| Arc::new(AtomicBool::new(false)));
-    let mut body = body_done.as_ref().map(|done| {
+    let awaiting_client = has_body.then(|| Arc::new(AtomicBool::new(false)));
+    let mut body = awaiting_client.as_ref().map(|waiting| {
         Body::new(ClientBody {
             inner: Limited::new(body, ctx.max_body as usize),
-            done: done.clone(),
+            awaiting_client: waiting.clone(),
         })
     });
-    // A failure while the client is still sending its body is the client's, not the
+    // A failure while the exchange waits for the client's body is the client's, not the
     // upstream's: a 4xx, and no breaker failure (else a few clients that stall or hang up
-    // mid-upload would open the breaker for everyone).
+    // mid-upload would open the breaker for everyone). Waiting on an upstream that stopped
+    // reading is not waiting on the client: that stays a 504 and a failure.
     let client_still_sending = || {
-        body_done
+        awaiting_client
             .as_ref()
-            .is_some_and(|done| !done.load(Ordering::Acquire))
+            .is_some_and(|waiting| waiting.load(Ordering::Acquire))
     };
     let mut attempt = 0;
     loop {
@@ -623,11 +624,13 @@ fn finish_response(
 }
 
 /// The client's request body on its way upstream. Its read errors are marked as the client's
-/// ([`ClientBodyFailed`]; going over the size limit stays a [`LengthLimitError`]), and `done`
-/// is set once it has been read to the end, so a timeout before then is the client's too.
+/// ([`ClientBodyFailed`]; going over the size limit stays a [`LengthLimitError`]), and
+/// `awaiting_client` says whether the last read found nothing yet from the client — so a
+/// timeout then is the client's too. When hyper is not reading it (the upstream's socket is
+/// full, or the body has ended, trailers included), the wait is not the client's.
 struct ClientBody {
     inner: Limited<Body>,
-    done: Arc<AtomicBool>,
+    awaiting_client: Arc<AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -642,17 +645,15 @@ impl http_body::Body for ClientBody {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        let frame = std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_frame(cx));
-        match &frame {
-            None => self.done.store(true, Ordering::Release),
-            Some(Ok(_)) if self.inner.is_end_stream() => self.done.store(true, Ordering::Release),
+        let polled = std::pin::Pin::new(&mut self.inner).poll_frame(cx);
+        self.awaiting_client
+            .store(polled.is_pending(), Ordering::Release);
+        match std::task::ready!(polled) {
             Some(Err(e)) if !e.is::<LengthLimitError>() => {
-                let Some(Err(e)) = frame else { unreachable!() };
-                return std::task::Poll::Ready(Some(Err(ClientBodyFailed(e).into())));
+                std::task::Poll::Ready(Some(Err(ClientBodyFailed(e).into())))
             }
-            _ => {}
+            frame => std::task::Poll::Ready(frame),
         }
-        std::task::Poll::Ready(frame)
     }
 
     fn is_end_stream(&self) -> bool {

@@ -602,6 +602,44 @@ async fn a_client_that_stalls_mid_upload_gets_408_and_does_not_open_the_breaker(
 }
 
 #[tokio::test]
+async fn an_upstream_that_stops_reading_a_large_upload_is_a_504_not_the_clients_408() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let up = upstreams().await;
+    let gw = gateway(
+        &up,
+        &[("UPSTREAM_RETRIES", "0"), ("AUTH_TIMEOUT_MS", "300")],
+    )
+    .await;
+    // `/slow` never reads its body: once the socket buffers fill, the upload waits on the
+    // upstream, with the client ready to send more.
+    let size = 8 << 20;
+    let socket = tokio::net::TcpStream::connect(gw.server.addr)
+        .await
+        .unwrap();
+    let (mut reader, mut writer) = socket.into_split();
+    let head = format!(
+        "POST /api/v1/auth/slow HTTP/1.1\r\nhost: gateway\r\ncontent-length: {size}\r\n\r\n"
+    );
+    writer.write_all(head.as_bytes()).await.unwrap();
+    let upload = tokio::spawn(async move {
+        let chunk = vec![b'a'; 64 * 1024];
+        for _ in 0..size / chunk.len() {
+            if writer.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = vec![0; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), reader.read(&mut answer))
+        .await
+        .expect("an answer once the route timeout passed")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 504"), "{answer}");
+    upload.abort();
+}
+
+#[tokio::test]
 async fn metrics_count_requests_per_route_and_upstream() {
     let up = upstreams().await;
     let gw = gateway(&up, &[]).await;
