@@ -523,6 +523,19 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().to_utc()
     }
 
+    /// A dated item due at `due` (RFC 3339).
+    fn item(due: &str) -> Item {
+        Item {
+            id: "i".into(),
+            title: "t".into(),
+            notes: None,
+            due_at: Some(at(due)),
+            duration_minutes: None,
+            done_at: None,
+            position: 0,
+        }
+    }
+
     #[test]
     fn local_times_resolve_across_dst_gaps_and_overlaps() {
         let tz: Tz = "Europe/Berlin".parse().unwrap();
@@ -734,15 +747,6 @@ mod tests {
             ("2030-10-20T00:00:00Z", "2031-12-31T00:00:00Z"),
             ("2024-03-09T00:00:00Z", "2024-03-12T00:00:00Z"),
         ];
-        let item = |due: &str| Item {
-            id: "i".into(),
-            title: "t".into(),
-            notes: None,
-            due_at: Some(at(due)),
-            duration_minutes: None,
-            done_at: None,
-            position: 0,
-        };
         let mut compared = 0;
         for rule in rules {
             for zone in zones {
@@ -812,15 +816,6 @@ mod tests {
     fn items_of_a_recurring_plan_stay_within_a_year_of_its_start() {
         let tz: Tz = "UTC".parse().unwrap();
         let start = NaiveDate::from_ymd_opt(2026, 1, 5).unwrap();
-        let item = |due: &str| Item {
-            id: "i".into(),
-            title: "t".into(),
-            notes: None,
-            due_at: Some(at(due)),
-            duration_minutes: None,
-            done_at: None,
-            position: 0,
-        };
         let r = Recurrence {
             rrule: "FREQ=DAILY".into(),
             exdates: vec![],
