@@ -42,12 +42,17 @@ pub fn forwarded_client(headers: &HeaderMap, hops: u8) -> Option<IpAddr> {
     if hops == 0 {
         return None;
     }
-    let mut entries: Vec<&str> = Vec::new();
+    // Split as bytes: a client's unreadable entry must not hide the proxies' entries after it.
+    let mut entries: Vec<&[u8]> = Vec::new();
     for line in headers.get_all("x-forwarded-for") {
-        entries.extend(line.to_str().ok()?.split(','));
+        entries.extend(line.as_bytes().split(|b| *b == b','));
     }
     let index = entries.len().saturating_sub(usize::from(hops));
-    entries.get(index)?.trim().parse().ok()
+    std::str::from_utf8(entries.get(index)?)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -76,6 +81,13 @@ mod tests {
             ip("2001:db8::1")
         );
         assert_eq!(forwarded_client(&xff(&["not-an-ip"]), 1), None);
+        // A client's unreadable entry does not hide the ingress's.
+        let mut odd = HeaderMap::new();
+        odd.append(
+            "x-forwarded-for",
+            http::HeaderValue::from_bytes(b"\xff\xfe, 203.0.113.7").unwrap(),
+        );
+        assert_eq!(forwarded_client(&odd, 1), ip("203.0.113.7"));
         assert_eq!(forwarded_client(&HeaderMap::new(), 1), None);
     }
 
