@@ -6,7 +6,7 @@ use std::sync::Arc;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 fn argon2() -> Argon2<'static> {
     let params = Params::new(19 * 1024, 2, 1, None).expect("OWASP argon2id parameters are valid");
@@ -50,29 +50,53 @@ impl Passwords {
         .map_err(|_| HashError)?
     }
 
-    /// Whether `password` matches `hash`; with no hash, spends the same time and says no.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> bool {
+    /// A turn at verifying a password: one of the permits, waited for. A brute-force check
+    /// made with the turn in hand, and a failure counted before it is given back, can be
+    /// raced by at most as many attempts as there are permits (attempts sent all at once
+    /// would otherwise all pass the check before the first failure is counted).
+    pub async fn turn(&self) -> Turn {
+        Turn(
+            self.permits
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the semaphore is never closed"),
+        )
+    }
+
+    /// Whether `password` matches `hash`, in `turn`, which comes back for the caller to hold
+    /// until the outcome is counted; with no hash, spends the same time and says no. `None`:
+    /// the work itself failed (a panic), and the turn is gone with it.
+    pub async fn verify(
+        &self,
+        turn: Turn,
+        password: &str,
+        hash: Option<&str>,
+    ) -> (bool, Option<Turn>) {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy_hash).to_owned();
         let password = password.to_owned();
-        let Ok(permit) = self.permits.clone().acquire_owned().await else {
-            return false;
-        };
-        let matches = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            PasswordHash::new(&hash)
+        // The turn goes with the work: an abandoned request's check still holds it until done.
+        let verified = tokio::task::spawn_blocking(move || {
+            let matches = PasswordHash::new(&hash)
                 .map(|parsed| {
                     argon2()
                         .verify_password(password.as_bytes(), &parsed)
                         .is_ok()
                 })
-                .unwrap_or(false)
+                .unwrap_or(false);
+            (matches, turn)
         })
-        .await
-        .unwrap_or(false);
-        known && matches
+        .await;
+        match verified {
+            Ok((matches, turn)) => (known && matches, Some(turn)),
+            Err(_) => (false, None),
+        }
     }
 }
+
+/// See [`Passwords::turn`].
+pub struct Turn(#[allow(dead_code)] OwnedSemaphorePermit);
 
 fn hash_now(password: &str) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -94,10 +118,18 @@ mod tests {
             hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
             "{hash}"
         );
-        assert!(p.verify("correct horse", Some(&hash)).await);
-        assert!(!p.verify("wrong horse", Some(&hash)).await);
+        let verify = |password: &'static str, hash: Option<String>| {
+            let p = &p;
+            async move {
+                let (ok, turn) = p.verify(p.turn().await, password, hash.as_deref()).await;
+                assert!(turn.is_some(), "the turn comes back");
+                ok
+            }
+        };
+        assert!(verify("correct horse", Some(hash.clone())).await);
+        assert!(!verify("wrong horse", Some(hash.clone())).await);
         assert!(
-            !p.verify("plangen-dummy-password", None).await,
+            !verify("plangen-dummy-password", None).await,
             "the dummy never matches"
         );
         assert_ne!(hash, p.hash("correct horse").await.unwrap(), "salted");
@@ -121,7 +153,8 @@ mod tests {
                     if work == "hash" {
                         p.hash("correct horse").await.is_ok()
                     } else {
-                        p.verify("correct horse", None).await
+                        let turn = p.turn().await;
+                        p.verify(turn, "correct horse", None).await.0
                     }
                 }
             });

@@ -18,6 +18,7 @@ use utoipa::{OpenApi, ToSchema};
 
 use crate::AuthState;
 use crate::store::{NewRefreshToken, NewUser, ProfileChanges, Rotation, Session, StoreError, User};
+use crate::throttle::Account;
 
 pub(crate) const REFRESH_COOKIE: &str = "plangen_refresh";
 
@@ -474,35 +475,42 @@ async fn login(
     } else {
         login.to_owned()
     };
-    state
-        .throttle
-        .check(&login.to_lowercase(), client.ip.as_deref())
-        .await?;
     let user = state
         .store
         .user_by_login(&login)
         .await
         .map_err(store_problem)?;
-    let ok = state
+    let account = match &user {
+        Some(u) => Account::User(&u.id),
+        None => Account::Unknown(&login),
+    };
+    let ip = client.ip.as_deref();
+    let turn = state.passwords.turn().await;
+    state.throttle.check(&account, ip).await?;
+    let (ok, turn) = state
         .passwords
         .verify(
+            turn,
             &req.password,
             user.as_ref().map(|u| u.password_hash.as_str()),
         )
         .await;
-    let Some(user) = user.filter(|_| ok) else {
-        state
-            .throttle
-            .record_failure(&login.to_lowercase(), client.ip.as_deref())
-            .await;
+    if !ok {
+        state.throttle.record_failure(&account, ip).await;
+        drop(turn);
         return Err(
             Problem::new(ProblemKind::InvalidCredentials).detail("The login or password is wrong")
         );
-    };
+    }
+    drop(turn);
+    let user = user.expect("verified against a user's hash");
     if !user.is_active {
         return Err(Problem::new(ProblemKind::AccountInactive));
     }
-    state.throttle.record_success(&login.to_lowercase()).await;
+    state
+        .throttle
+        .record_success(&Account::User(&user.id))
+        .await;
     start_session(&state, user, &client, StatusCode::OK).await
 }
 
@@ -695,20 +703,28 @@ async fn update_me(
 async fn change_password(
     State(state): State<AuthState>,
     auth: AuthUser,
+    client: ClientInfo,
     Valid(req): Valid<PasswordChange>,
 ) -> Result<StatusCode, Problem> {
     let user = current_user(&state, &auth).await?;
-    if !state
+    // The account's login budget: a stolen access token must not guess the password freely.
+    let account = Account::User(&user.id);
+    let ip = client.ip.as_deref();
+    let turn = state.passwords.turn().await;
+    state.throttle.check(&account, ip).await?;
+    let (ok, turn) = state
         .passwords
-        .verify(&req.current_password, Some(&user.password_hash))
-        .await
-    {
-        state.throttle.record_failure(&user.email, None).await;
+        .verify(turn, &req.current_password, Some(&user.password_hash))
+        .await;
+    if !ok {
+        state.throttle.record_failure(&account, ip).await;
+        drop(turn);
         return Err(Problem::validation(
             "currentPassword",
             "is not the current password",
         ));
     }
+    drop(turn);
     let hash = state
         .passwords
         .hash(&req.new_password)

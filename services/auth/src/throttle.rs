@@ -14,12 +14,25 @@ pub struct LoginThrottle {
     limits: Limits,
 }
 
-fn account_key(login: &str) -> String {
+/// Whose failures an attempt counts toward: the account when the login names one (by e-mail
+/// or username alike, so both ways share one budget), else the login as typed.
+pub enum Account<'a> {
+    User(&'a str),
+    Unknown(&'a str),
+}
+
+fn account_key(account: &Account<'_>) -> String {
+    let (kind, value) = match account {
+        Account::User(id) => ("user", *id),
+        Account::Unknown(login) => ("login", *login),
+    };
     // Hashed, so the counter store never holds e-mail addresses.
-    format!(
-        "login-fail:account:{}",
-        hex::encode(Sha256::digest(login.as_bytes()))
-    )
+    let digest = Sha256::new()
+        .chain_update(kind)
+        .chain_update([0])
+        .chain_update(value.to_lowercase())
+        .finalize();
+    format!("login-fail:account:{}", hex::encode(digest))
 }
 
 fn ip_key(ip: &str) -> String {
@@ -32,9 +45,11 @@ impl LoginThrottle {
     }
 
     /// 429 with `Retry-After` when either budget is spent. If the counters cannot be read the
-    /// login goes ahead (logged): an outage of Redis must not lock everyone out.
-    pub async fn check(&self, login: &str, ip: Option<&str>) -> Result<(), Problem> {
-        let mut keys = vec![(account_key(login), self.limits.max_failures_per_account)];
+    /// login goes ahead (logged): an outage of Redis must not lock everyone out. Made with a
+    /// password-verification turn in hand (`Passwords::turn`), and a failure recorded before
+    /// the turn is given back, so attempts sent at once cannot all pass it.
+    pub async fn check(&self, account: &Account<'_>, ip: Option<&str>) -> Result<(), Problem> {
+        let mut keys = vec![(account_key(account), self.limits.max_failures_per_account)];
         if let Some(ip) = ip {
             keys.push((ip_key(ip), self.limits.max_failures_per_ip));
         }
@@ -52,8 +67,8 @@ impl LoginThrottle {
         Ok(())
     }
 
-    pub async fn record_failure(&self, login: &str, ip: Option<&str>) {
-        let mut keys = vec![account_key(login)];
+    pub async fn record_failure(&self, account: &Account<'_>, ip: Option<&str>) {
+        let mut keys = vec![account_key(account)];
         if let Some(ip) = ip {
             keys.push(ip_key(ip));
         }
@@ -64,8 +79,8 @@ impl LoginThrottle {
         }
     }
 
-    pub async fn record_success(&self, login: &str) {
-        if let Err(e) = self.counters.reset(&account_key(login)).await {
+    pub async fn record_success(&self, account: &Account<'_>) {
+        if let Err(e) = self.counters.reset(&account_key(account)).await {
             tracing::warn!(error = %e, "could not reset the login failure count");
         }
     }

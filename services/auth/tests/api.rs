@@ -592,6 +592,82 @@ async fn failed_logins_past_the_limit_answer_429_even_with_the_right_password() 
 }
 
 #[tokio::test]
+async fn failed_logins_sent_all_at_once_cannot_race_past_the_limit() {
+    // Two verifications at a time: at most one attempt beyond the limit can pass the check
+    // before a failure is counted.
+    let env = [
+        ("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3"),
+        ("PASSWORD_HASH_CONCURRENCY", "2"),
+    ];
+    for h in harnesses(&env).await {
+        h.register("ada@example.org", "ada").await;
+        let attempts = (0..16).map(|_| h.login("ada@example.org", "wrong password"));
+        let statuses: Vec<u16> = futures::future::join_all(attempts)
+            .await
+            .iter()
+            .map(|r| r.status().as_u16())
+            .collect();
+        let checked = statuses.iter().filter(|s| **s == 401).count();
+        let throttled = statuses.iter().filter(|s| **s == 429).count();
+        assert!(
+            (3..=4).contains(&checked) && checked + throttled == statuses.len(),
+            "[{}] {checked} wrong passwords checked: {statuses:?}",
+            h.backend
+        );
+        assert_eq!(
+            h.login("ada@example.org", PASSWORD).await.status(),
+            429,
+            "[{}] the right password is refused too once locked",
+            h.backend
+        );
+    }
+}
+
+#[tokio::test]
+async fn logins_by_e_mail_and_by_username_share_the_account_budget() {
+    for h in harnesses(&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3")]).await {
+        h.register("ada@example.org", "ada").await;
+        for login in ["ada@example.org", "ADA@example.org", "ada"] {
+            assert_eq!(h.login(login, "wrong password").await.status(), 401);
+        }
+        assert_problem(
+            h.login("Ada", "wrong password").await,
+            429,
+            "too-many-requests",
+        )
+        .await;
+        assert_problem(
+            h.login("ada@example.org", PASSWORD).await,
+            429,
+            "too-many-requests",
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_current_password_counts_against_the_login_budget() {
+    for h in harnesses(&[("LOGIN_MAX_FAILURES_PER_ACCOUNT", "3")]).await {
+        let a = h.register("ada@example.org", "ada").await;
+        let change = |current: &'static str| {
+            h.http
+                .put(h.url("/me/password"))
+                .bearer_auth(&a.access)
+                .json(
+                    &json!({"currentPassword": current, "newPassword": "another long password 2"}),
+                )
+                .send()
+        };
+        for _ in 0..3 {
+            assert_eq!(change("wrong password").await.unwrap().status(), 422);
+        }
+        // A stolen access token cannot go on guessing, even with the right password next.
+        assert_problem(change(PASSWORD).await.unwrap(), 429, "too-many-requests").await;
+        assert_problem(h.login("ada", PASSWORD).await, 429, "too-many-requests").await;
+    }
+}
+
+#[tokio::test]
 async fn failed_logins_are_also_limited_per_client_ip() {
     let h = sqlite_harness(&[("LOGIN_MAX_FAILURES_PER_IP", "4")]).await;
     h.register("ada@example.org", "ada").await;
