@@ -603,16 +603,39 @@ async fn logout(State(state): State<AuthState>, auth: AuthUser) -> Result<Respon
 #[utoipa::path(post, path = "/api/auth/logout-all", tag = "auth", security(("bearer" = [])),
     responses((status = 204), (status = 401, body = Problem)))]
 async fn logout_all(State(state): State<AuthState>, auth: AuthUser) -> Result<Response, Problem> {
-    let mut ended = state
+    let now = Utc::now();
+    let mut open = active_session_ids(&state, &auth.user_id, now).await?;
+    if !open.contains(&auth.session_id) {
+        open.push(auth.session_id.clone());
+    }
+    // Denied before they are revoked: if the deny-list cannot be written, nothing is revoked
+    // yet and a retry finds every session still there to deny (revoked first, a retry would
+    // find none, and their access tokens would live on).
+    deny_sessions(&state, &open).await?;
+    let ended = state
         .store
-        .revoke_sessions(&auth.user_id, None, Utc::now())
+        .revoke_sessions(&auth.user_id, None, now)
         .await
         .map_err(store_problem)?;
-    if !ended.contains(&auth.session_id) {
-        ended.push(auth.session_id.clone());
-    }
-    deny_sessions(&state, &ended).await?;
+    // A session opened meanwhile.
+    let late: Vec<String> = ended.into_iter().filter(|s| !open.contains(s)).collect();
+    deny_sessions(&state, &late).await?;
     Ok(no_content_clearing_cookie())
+}
+
+async fn active_session_ids(
+    state: &AuthState,
+    user_id: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<String>, Problem> {
+    Ok(state
+        .store
+        .active_sessions(user_id, now)
+        .await
+        .map_err(store_problem)?
+        .into_iter()
+        .map(|s| s.id)
+        .collect())
 }
 
 /// The user's active sessions.
@@ -731,6 +754,15 @@ async fn change_password(
         .await
         .map_err(Problem::internal)?;
     let now = Utc::now();
+    // The other sessions are denied first: if that fails nothing has changed and the client
+    // can simply retry (with the password changed first, the retry's current password would
+    // be wrong, and the other sessions' access tokens would live on).
+    let others: Vec<String> = active_session_ids(&state, &user.id, now)
+        .await?
+        .into_iter()
+        .filter(|s| *s != auth.session_id)
+        .collect();
+    deny_sessions(&state, &others).await?;
     state
         .store
         .set_password_hash(&user.id, &hash, now)
@@ -741,7 +773,8 @@ async fn change_password(
         .revoke_sessions(&user.id, Some(&auth.session_id), now)
         .await
         .map_err(store_problem)?;
-    deny_sessions(&state, &ended).await?;
+    let late: Vec<String> = ended.into_iter().filter(|s| !others.contains(s)).collect();
+    deny_sessions(&state, &late).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -750,21 +783,15 @@ async fn change_password(
     responses((status = 204), (status = 401, body = Problem)))]
 async fn delete_me(State(state): State<AuthState>, auth: AuthUser) -> Result<Response, Problem> {
     let now = Utc::now();
-    let mut sessions: Vec<String> = state
-        .store
-        .active_sessions(&auth.user_id, now)
-        .await
-        .map_err(store_problem)?
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    let mut sessions = active_session_ids(&state, &auth.user_id, now).await?;
     sessions.push(auth.session_id.clone());
+    // Denied before the account is deactivated, so a failure leaves everything for a retry.
+    deny_sessions(&state, &sessions).await?;
     state
         .store
         .deactivate(&auth.user_id, now)
         .await
         .map_err(store_problem)?;
-    deny_sessions(&state, &sessions).await?;
     tracing::info!(user_id = %auth.user_id, "account deactivated");
     Ok(no_content_clearing_cookie())
 }

@@ -112,3 +112,33 @@ async fn a_service_starts_while_redis_is_unreachable() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn logging_out_everywhere_while_the_deny_list_is_down_can_be_retried_to_the_end() {
+    // Tokens are accepted while Redis is down (fail-open), so the request gets as far as
+    // writing the deny-list, which fails.
+    let Some((h, proxy)) = harness_behind_proxy(&[("DENY_LIST_FAIL_OPEN", "true")]).await else {
+        return;
+    };
+    let a = h.register("ada@example.org", "ada").await;
+    let b = tokens(h.login("ada", PASSWORD).await).await;
+    proxy.cut();
+    let res = h.post_auth("/logout-all", &a.access, None).await;
+    assert_problem(res, 503, "service-unavailable").await;
+    proxy.restore().await;
+    let mut status = 0;
+    for _ in 0..50 {
+        status = h
+            .post_auth("/logout-all", &a.access, None)
+            .await
+            .status()
+            .as_u16();
+        if status == 204 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 204, "the retry goes through once Redis is back");
+    // The other session's access token stops at once, not when it expires.
+    assert_problem(h.get_auth("/me", &b.access).await, 401, "session-revoked").await;
+}
