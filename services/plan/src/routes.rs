@@ -294,12 +294,17 @@ where
             match made_once(state, user, id, make).await {
                 Ok((plan, made_before)) => {
                     let body = serde_json::to_string(&plan).map_err(Problem::internal)?;
-                    if let Err(e) = state.store.complete_key(&user.user_id, key, &body).await {
-                        // The plan exists; a retry will see the claim as in progress until it
-                        // times out and then find the plan under the same id.
-                        tracing::warn!(error = %e, "could not record an idempotent response");
+                    match state.store.complete_key(&user.user_id, key, &body).await {
+                        Ok(()) => claimed.keep(),
+                        Err(e) => {
+                            // The plan exists under the id this key and body make, so the key
+                            // is given up rather than left claimed: a retry then finds that
+                            // plan at once (`made_once`) instead of meeting a 409 until the
+                            // claim times out.
+                            tracing::warn!(error = %e, "could not record an idempotent response");
+                            claimed.release().await;
+                        }
                     }
-                    claimed.keep();
                     Ok(if made_before {
                         replayed(&plan)
                     } else {
@@ -326,7 +331,8 @@ where
 }
 
 /// An `Idempotency-Key` this request claimed: kept once its answer is recorded ([`keep`]),
-/// given up when the work failed ([`release`], awaited, so the client's retry finds it free)
+/// given up when the work failed or its answer could not be recorded ([`release`], awaited, so
+/// the client's retry finds it free)
 /// and also when the request is abandoned before either (its future dropped:
 /// `REQUEST_TIMEOUT_MS`, a closed connection), so the retry runs at once instead of meeting a
 /// 409 until the claim can be taken over. Safe even if the abandoned attempt's write still

@@ -556,6 +556,58 @@ async fn a_retry_after_an_attempt_cut_off_after_its_write_finds_that_plan_instea
     }
 }
 
+/// Recording the answer fails after the plan was written (here the real SQLite file refuses
+/// the update): the key is given up, so the client's immediate retry finds that plan and
+/// replays it — not a 409 until the claim times out, and not a second plan.
+#[tokio::test]
+async fn a_retry_after_the_answer_could_not_be_recorded_replays_the_plan_at_once() {
+    use sqlx::Connection;
+    let h = sqlite_harness(&Options::default()).await;
+    let plangen_plan::Database::Sqlite(path) = &h.state.config.database else {
+        unreachable!("a SQLite harness")
+    };
+    let mut db = sqlx::SqliteConnection::connect(&format!("sqlite:{}", path.display()))
+        .await
+        .unwrap();
+    let send = || {
+        h.req(Method::POST, "", "ada")
+            .header("idempotency-key", "unrecorded")
+            .json(&plan("Once"))
+            .send()
+    };
+    sqlx::query(
+        "CREATE TRIGGER refuse_answers BEFORE UPDATE OF response ON plan_idempotency \
+         BEGIN SELECT RAISE(ABORT, 'answers refused'); END",
+    )
+    .execute(&mut db)
+    .await
+    .unwrap();
+    let first = send().await.unwrap();
+    assert_eq!(first.status(), 201, "the plan was made");
+    let first: Value = first.json().await.unwrap();
+    let (claims,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM plan_idempotency")
+        .fetch_one(&mut db)
+        .await
+        .unwrap();
+    assert_eq!(claims, 0, "the key was given up");
+    sqlx::query("DROP TRIGGER refuse_answers")
+        .execute(&mut db)
+        .await
+        .unwrap();
+
+    let retry = send().await.unwrap();
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(retry.json::<Value>().await.unwrap()["id"], first["id"]);
+    assert_eq!(h.count("ada").await, 1, "one plan, not two");
+    let again = send().await.unwrap();
+    assert_eq!(
+        again.headers()["idempotent-replayed"],
+        "true",
+        "recorded now"
+    );
+}
+
 #[tokio::test]
 async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
     use plangen_plan::store::Claim;
