@@ -14,6 +14,7 @@ use plangen_core::auth::BearerSecurity;
 use plangen_core::validate::{Valid, Validate, Violations, is_http_url, is_plausible_email};
 use plangen_core::{AuthUser, Json, Problem, ProblemKind};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::AuthState;
@@ -128,8 +129,11 @@ pub struct RegisterRequest {
     name: Option<String>,
 }
 
+/// How an e-mail address is stored and looked up: trimmed, lower-cased and in Unicode NFC, so
+/// an address typed with a precomposed "é" and one typed as "e" plus a combining accent (as
+/// some keyboards and copy-and-paste produce) are one account, not two.
 fn normalise_email(email: &str) -> String {
-    email.trim().to_lowercase()
+    email.trim().to_lowercase().nfc().collect()
 }
 
 fn check_username(v: &mut Violations, username: &str) {
@@ -471,15 +475,24 @@ async fn login(
 ) -> Result<Response, Problem> {
     let login = req.login.trim();
     let login = if login.contains('@') {
-        login.to_lowercase()
+        normalise_email(login)
     } else {
         login.to_owned()
     };
-    let user = state
+    let mut user = state
         .store
         .user_by_login(&login)
         .await
         .map_err(store_problem)?;
+    // Addresses registered before they were stored in NFC are found as they were stored.
+    let stored_before_nfc = req.login.trim().to_lowercase();
+    if user.is_none() && stored_before_nfc != login {
+        user = state
+            .store
+            .user_by_login(&stored_before_nfc)
+            .await
+            .map_err(store_problem)?;
+    }
     let account = match &user {
         Some(u) => Account::User(&u.id),
         None => Account::Unknown(&login),

@@ -61,6 +61,63 @@ async fn duplicate_email_or_username_is_a_409_naming_the_field() {
     }
 }
 
+/// "zoë" typed with a precomposed ë (U+00EB) and with e + a combining diaeresis (U+0308) is
+/// one address: stored in NFC, found either way, and not registered twice.
+#[tokio::test]
+async fn an_address_typed_in_either_unicode_form_is_one_account() {
+    const COMPOSED: &str = "zo\u{eb}@example.org";
+    const DECOMPOSED: &str = "ZOE\u{308}@example.org";
+    for h in harnesses(&[]).await {
+        let b = h.backend;
+        let me = h.register(DECOMPOSED, "zoe").await;
+        let profile: Value = h.get_auth("/me", &me.access).await.json().await.unwrap();
+        assert_eq!(
+            profile["email"], COMPOSED,
+            "[{b}] stored lower-cased, in NFC"
+        );
+        for typed in [COMPOSED, DECOMPOSED] {
+            assert_eq!(
+                h.login(typed, PASSWORD).await.status(),
+                200,
+                "[{b}] {typed:?}"
+            );
+        }
+        let res = h
+            .post(
+                "/register",
+                json!({"email": COMPOSED, "username": "zoe2", "password": PASSWORD}),
+            )
+            .await;
+        let body = assert_problem(res, 409, "conflict").await;
+        assert_eq!(body["errors"][0]["field"], "email", "[{b}]");
+
+        // A row stored before addresses were normalised (decomposed) is still found when
+        // the address is typed as it was stored.
+        let store = h.store();
+        let hash = store
+            .user_by_login("zoe")
+            .await
+            .unwrap()
+            .unwrap()
+            .password_hash;
+        let legacy = "le\u{301}a@example.org";
+        store
+            .create_user(
+                plangen_auth::store::NewUser {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    email: legacy.to_owned(),
+                    password_hash: hash,
+                    name: None,
+                    username: "lea".to_owned(),
+                },
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(h.login(legacy, PASSWORD).await.status(), 200, "[{b}]");
+    }
+}
+
 #[tokio::test]
 async fn malformed_bodies_get_400_415_or_422_problems() {
     let h = sqlite_harness(&[]).await;
