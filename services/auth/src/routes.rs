@@ -362,7 +362,11 @@ async fn start_session(
         .store
         .create_session(session, token)
         .await
-        .map_err(store_problem)?;
+        .map_err(|e| match e {
+            // Deactivated while the password was being checked.
+            StoreError::NotFound => Problem::new(ProblemKind::AccountInactive),
+            other => store_problem(other),
+        })?;
     Ok(token_response(
         state,
         user,
@@ -800,11 +804,22 @@ async fn delete_me(State(state): State<AuthState>, auth: AuthUser) -> Result<Res
     sessions.push(auth.session_id.clone());
     // Denied before the account is deactivated, so a failure leaves everything for a retry.
     deny_sessions(&state, &sessions).await?;
-    state
+    let revoked = state
         .store
         .deactivate(&auth.user_id, now)
         .await
         .map_err(store_problem)?;
+    // A login that finished between the listing above and the deactivation has a session
+    // the listing missed; deactivating revoked it, and its access token is denied here.
+    let late: Vec<String> = revoked
+        .into_iter()
+        .filter(|id| !sessions.contains(id))
+        .collect();
+    if let Err(e) = deny_sessions(&state, &late).await {
+        // The account is deactivated and those sessions cannot be refreshed; only their
+        // access tokens live on, until they expire. A retry would not find them again.
+        tracing::error!(error = ?e.detail, sessions = late.len(), "could not deny sessions begun during the deactivation");
+    }
     tracing::info!(user_id = %auth.user_id, "account deactivated");
     Ok(no_content_clearing_cookie())
 }

@@ -584,7 +584,12 @@ async fn deactivation_ends_every_session() {
             .unwrap();
         let (s, t) = session(&ada.id, now, 7);
         b.store.create_session(s.clone(), t.clone()).await.unwrap();
-        b.store.deactivate(&ada.id, now).await.unwrap();
+        assert_eq!(
+            b.store.deactivate(&ada.id, now).await.unwrap(),
+            vec![s.id.clone()],
+            "[{}] the sessions it revoked",
+            b.name
+        );
         assert!(
             !b.store
                 .user_by_id(&ada.id)
@@ -614,5 +619,70 @@ async fn deactivation_ends_every_session() {
             b.store.deactivate("nope", now).await,
             Err(StoreError::NotFound)
         ));
+        // No session begins for a deactivated user.
+        let (late, late_token) = session(&ada.id, now, 7);
+        assert!(
+            matches!(
+                b.store.create_session(late, late_token).await,
+                Err(StoreError::NotFound)
+            ),
+            "[{}]",
+            b.name
+        );
+        assert!(
+            b.store
+                .active_sessions(&ada.id, now)
+                .await
+                .unwrap()
+                .is_empty(),
+            "[{}]",
+            b.name
+        );
     }
+}
+
+#[tokio::test]
+async fn on_postgres_a_session_waits_for_a_deactivation_in_flight_and_is_refused() {
+    // A login whose password check ended while the account is being deactivated: its session
+    // must not begin after the deactivation's revocations and outlive them.
+    use sqlx::Connection as _;
+    let Some(url) = testing::fresh_postgres_database().await else {
+        return;
+    };
+    let store = open_store(&Database::Postgres(url.clone())).await.unwrap();
+    store.migrate().await.unwrap();
+    let now = Utc::now();
+    let ada = store
+        .create_user(new_user("ada@example.org", "ada"), now)
+        .await
+        .unwrap();
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
+    sqlx::query("UPDATE users SET is_active = FALSE WHERE id = $1")
+        .bind(&ada.id)
+        .execute(&mut other)
+        .await
+        .unwrap();
+
+    let (s, t) = session(&ada.id, now, 7);
+    let starting = tokio::spawn({
+        let store = store.clone();
+        async move { store.create_session(s, t).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(
+        !starting.is_finished(),
+        "the session began beside the deactivation in flight: {:?}",
+        starting.await
+    );
+    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    let started = starting.await.unwrap();
+    assert!(matches!(started, Err(StoreError::NotFound)), "{started:?}");
+    assert!(
+        store
+            .active_sessions(&ada.id, now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

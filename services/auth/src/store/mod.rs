@@ -124,9 +124,12 @@ pub trait UserStore: Send + Sync {
         hash: &str,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
-    async fn deactivate(&self, id: &str, now: DateTime<Utc>) -> Result<(), StoreError>;
+    /// Deactivates the user and revokes their sessions and refresh tokens; the ids of the
+    /// sessions it revoked.
+    async fn deactivate(&self, id: &str, now: DateTime<Utc>) -> Result<Vec<String>, StoreError>;
 
-    /// Starts a session with its first refresh token.
+    /// Starts a session with its first refresh token; `NotFound` when the user is missing or
+    /// deactivated, even by a deactivation still in flight.
     async fn create_session(
         &self,
         session: Session,

@@ -103,7 +103,7 @@ macro_rules! impl_user_store {
                 Ok(())
             }
 
-            async fn deactivate(&self, id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<(), $crate::store::StoreError> {
+            async fn deactivate(&self, id: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<String>, $crate::store::StoreError> {
                 let mut tx = self.pool.begin().await?;
                 let done = sqlx::query("UPDATE users SET is_active = FALSE, updated_at = $2 WHERE id = $1")
                     .bind(id)
@@ -113,18 +113,20 @@ macro_rules! impl_user_store {
                 if done.rows_affected() == 0 {
                     return Err($crate::store::StoreError::NotFound);
                 }
-                sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                let revoked: Vec<String> = sqlx::query_scalar(
+                    "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
+                )
+                .bind(id)
+                .bind(now)
+                .fetch_all(&mut *tx)
+                .await?;
                 sqlx::query("UPDATE refresh_tokens SET revoked = TRUE, revoked_at = $2 WHERE user_id = $1 AND revoked = FALSE")
                     .bind(id)
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(revoked)
             }
 
             async fn create_session(
@@ -133,6 +135,16 @@ macro_rules! impl_user_store {
                 token: $crate::store::NewRefreshToken,
             ) -> Result<(), $crate::store::StoreError> {
                 let mut tx = self.pool.begin().await?;
+                // Only for an active user, checked under the user's row lock (the write lock on
+                // SQLite): a deactivation in flight is waited for and then seen, so no session
+                // can begin after it and outlive it.
+                let active = sqlx::query("UPDATE users SET updated_at = updated_at WHERE id = $1 AND is_active")
+                    .bind(&session.user_id)
+                    .execute(&mut *tx)
+                    .await?;
+                if active.rows_affected() == 0 {
+                    return Err($crate::store::StoreError::NotFound);
+                }
                 sqlx::query(
                     "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip)
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
