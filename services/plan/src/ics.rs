@@ -2,7 +2,7 @@
 //! items repeat as its schedule has them (`Series::item_repeat`): with the plan's RRULE from
 //! the item's own start where that rule moves with it, else as a list of dates (RDATE).
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, Utc};
 use chrono_tz::Tz;
 
 use crate::model::Plan;
@@ -47,14 +47,10 @@ fn local(ts: &NaiveDateTime) -> String {
 }
 
 pub fn render(plan: &Plan) -> String {
-    let mut out = String::new();
-    let mut line = |l: String| push_line(&mut out, &l);
-    line("BEGIN:VCALENDAR".into());
-    line("VERSION:2.0".into());
-    line("PRODID:-//Plangen//Plan service//EN".into());
-    line("CALSCALE:GREGORIAN".into());
-    line(format!("X-WR-CALNAME:{}", escape(&plan.title)));
-    line(format!("X-WR-TIMEZONE:{}", plan.timezone));
+    let mut events = String::new();
+    // The years the local (TZID) times written span, for the VTIMEZONE they need.
+    let mut zoned_years: Option<(i32, i32)> = None;
+    let mut line = |l: String| push_line(&mut events, &l);
     let tz: Option<Tz> = plan.timezone.parse().ok();
     // As the schedule does: a stored rule that no longer parses makes one-off events.
     let series = plan
@@ -79,7 +75,12 @@ pub fn render(plan: &Plan) -> String {
         line(format!("UID:{}-{}@plangen", plan.id, item.id));
         line(format!("DTSTAMP:{}", utc(&plan.updated_at)));
         // Recurring: local times with TZID, so the series follows DST.
-        let zoned = |t: &NaiveDateTime| format!("TZID={}:{}", plan.timezone, local(t));
+        let mut zoned = |t: &NaiveDateTime| {
+            let year = t.year();
+            zoned_years =
+                Some(zoned_years.map_or((year, year), |(a, b)| (a.min(year), b.max(year))));
+            format!("TZID={}:{}", plan.timezone, local(t))
+        };
         match repeat {
             Some(ItemRepeat::Rule {
                 start,
@@ -118,7 +119,25 @@ pub fn render(plan: &Plan) -> String {
         }
         line("END:VEVENT".into());
     }
-    line("END:VCALENDAR".into());
+
+    let mut out = String::with_capacity(events.len() + 2048);
+    let mut line = |l: &str| push_line(&mut out, l);
+    line("BEGIN:VCALENDAR");
+    line("VERSION:2.0");
+    line("PRODID:-//Plangen//Plan service//EN");
+    line("CALSCALE:GREGORIAN");
+    line(&format!("X-WR-CALNAME:{}", escape(&plan.title)));
+    line(&format!("X-WR-TIMEZONE:{}", plan.timezone));
+    // RFC 5545 3.2.19: every TZID used needs its VTIMEZONE. Its rules reach past the last
+    // written year (an endless series) and at least ten years past the plan's last change.
+    if let (Some(tz), Some((first, last))) = (tz, zoned_years) {
+        let until = last.max(first + 10).max(plan.updated_at.year() + 10);
+        for l in crate::vtimezone::lines(tz, first, until) {
+            line(&l);
+        }
+    }
+    out.push_str(&events);
+    push_line(&mut out, "END:VCALENDAR");
     out
 }
 

@@ -11,6 +11,7 @@ mod routes;
 pub mod schedule;
 pub mod store;
 pub mod templates_client;
+pub mod vtimezone;
 
 use std::sync::Arc;
 

@@ -335,6 +335,34 @@ fn events(lines: &[String]) -> Vec<Vec<String>> {
     out
 }
 
+/// RFC 5545 3.2.19: every TZID a calendar uses has its VTIMEZONE, ahead of the events, and
+/// there is no other. Returns the TZIDs.
+fn assert_every_tzid_has_its_vtimezone(lines: &[String]) -> BTreeSet<String> {
+    let used: BTreeSet<String> = lines
+        .iter()
+        .filter_map(|l| {
+            let params = l.split_once(':')?.0;
+            let tzid = params.split(';').find_map(|p| p.strip_prefix("TZID="))?;
+            Some(tzid.to_owned())
+        })
+        .collect();
+    let defined: BTreeSet<String> = lines
+        .iter()
+        .filter_map(|l| l.strip_prefix("TZID:").map(str::to_owned))
+        .collect();
+    assert_eq!(used, defined, "{lines:?}");
+    if !used.is_empty() {
+        let position = |l: &str| lines.iter().position(|x| x == l).unwrap();
+        assert!(position("END:VTIMEZONE") < position("BEGIN:VEVENT"));
+        assert!(
+            lines
+                .iter()
+                .any(|l| l == "BEGIN:STANDARD" || l == "BEGIN:DAYLIGHT")
+        );
+    }
+    used
+}
+
 fn prop<'a>(event: &'a [String], name: &str) -> Option<&'a str> {
     event.iter().find_map(|l| {
         let (key, value) = l.split_once(':')?;
@@ -375,6 +403,10 @@ async fn calendar_ics_parses_back_into_the_plan() {
             lines.contains(&"X-WR-CALNAME:Launch\\; phase 1\\, \"beta\"".to_owned()),
             "{lines:?}"
         );
+        assert!(
+            assert_every_tzid_has_its_vtimezone(&lines).is_empty(),
+            "[{b}] one-off events are in UTC: no VTIMEZONE"
+        );
         let ev = events(&lines);
         assert_eq!(ev.len(), 1, "[{b}] only dated items become events");
         assert_eq!(
@@ -400,7 +432,19 @@ async fn calendar_ics_parses_back_into_the_plan() {
         );
 
         let weekly = h.create("ada", weekly_plan()).await;
-        let ev = events(&unfold(&h.calendar(&weekly, "ada").await));
+        let lines = unfold(&h.calendar(&weekly, "ada").await);
+        assert_eq!(
+            assert_every_tzid_has_its_vtimezone(&lines),
+            BTreeSet::from(["Europe/Berlin".to_owned()]),
+            "[{b}]"
+        );
+        for rule in [
+            "RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU",
+            "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU",
+        ] {
+            assert!(lines.contains(&rule.to_owned()), "[{b}] {lines:?}");
+        }
+        let ev = events(&lines);
         assert_eq!(ev.len(), 2, "[{b}]");
         assert!(ev[0].contains(&"DTSTART;TZID=Europe/Berlin:20260316T090000".to_owned()));
         assert_eq!(prop(&ev[0], "RRULE"), Some("FREQ=WEEKLY;BYDAY=MO;COUNT=6"));
@@ -515,7 +559,13 @@ async fn a_calendar_repeats_each_item_on_the_days_the_schedule_has_it() {
         let b = h.backend;
         for body in &plans {
             let plan = h.create("cal", body.clone()).await;
-            let from_ics = calendar_instants(&plan, &h.calendar(&plan, "cal").await);
+            let ics = h.calendar(&plan, "cal").await;
+            assert_eq!(
+                assert_every_tzid_has_its_vtimezone(&unfold(&ics)),
+                BTreeSet::from([plan["timezone"].as_str().unwrap().to_owned()]),
+                "[{b}]"
+            );
+            let from_ics = calendar_instants(&plan, &ics);
             let range = ("2026-01-01T00:00:00Z", "2026-12-31T00:00:00Z");
             let range = if plan["title"] == "January Mondays" {
                 ("2027-01-01T00:00:00Z", "2027-12-31T00:00:00Z")
