@@ -297,12 +297,13 @@ where
                     match state.store.complete_key(&user.user_id, key, &body).await {
                         Ok(()) => claimed.keep(),
                         Err(e) => {
-                            // The plan exists under the id this key and body make, so the key
-                            // is given up rather than left claimed: a retry then finds that
-                            // plan at once (`made_once`) instead of meeting a 409 until the
-                            // claim times out.
+                            // The plan exists under the id this key and body make, so the claim
+                            // is left to be taken over at once, by this same request only (its
+                            // hash stays): the retry then finds that plan (`made_once`) instead
+                            // of meeting a 409 until the claim times out, and another body under
+                            // the key is still a 422.
                             tracing::warn!(error = %e, "could not record an idempotent response");
-                            claimed.release().await;
+                            claimed.abandon().await;
                         }
                     }
                     Ok(if made_before {
@@ -331,14 +332,16 @@ where
 }
 
 /// An `Idempotency-Key` this request claimed: kept once its answer is recorded ([`keep`]),
-/// given up when the work failed or its answer could not be recorded ([`release`], awaited, so
-/// the client's retry finds it free)
+/// left to this request's retry when its plan was made but the answer could not be recorded
+/// ([`abandon`]), given up when the work failed ([`release`], awaited, so the client's retry
+/// finds it free)
 /// and also when the request is abandoned before either (its future dropped:
 /// `REQUEST_TIMEOUT_MS`, a closed connection), so the retry runs at once instead of meeting a
 /// 409 until the claim can be taken over. Safe even if the abandoned attempt's write still
 /// lands: the retry makes its plan under the same id and finds that one.
 ///
 /// [`keep`]: ClaimedKey::keep
+/// [`abandon`]: ClaimedKey::abandon
 /// [`release`]: ClaimedKey::release
 struct ClaimedKey {
     held: Option<(Arc<dyn PlanStore>, String, String)>,
@@ -353,6 +356,15 @@ impl ClaimedKey {
 
     fn keep(mut self) {
         self.held = None;
+    }
+
+    async fn abandon(mut self) {
+        if let Some((store, owner, key)) = self.held.take()
+            && let Err(e) = store.abandon_key(&owner, &key).await
+        {
+            // Then it is taken over only once it times out, as a crashed request's.
+            tracing::warn!(error = %e, "could not leave an idempotency key to its retry");
+        }
     }
 
     async fn release(mut self) {

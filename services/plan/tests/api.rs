@@ -557,8 +557,9 @@ async fn a_retry_after_an_attempt_cut_off_after_its_write_finds_that_plan_instea
 }
 
 /// Recording the answer fails after the plan was written (here the real SQLite file refuses
-/// the update): the key is given up, so the client's immediate retry finds that plan and
-/// replays it — not a 409 until the claim times out, and not a second plan.
+/// the update): the claim is left to the same request, so the client's immediate retry finds
+/// that plan and replays it — not a 409 until the claim times out, and not a second plan —
+/// while another body under the key is still a 422.
 #[tokio::test]
 async fn a_retry_after_the_answer_could_not_be_recorded_replays_the_plan_at_once() {
     use sqlx::Connection;
@@ -585,15 +586,19 @@ async fn a_retry_after_the_answer_could_not_be_recorded_replays_the_plan_at_once
     let first = send().await.unwrap();
     assert_eq!(first.status(), 201, "the plan was made");
     let first: Value = first.json().await.unwrap();
-    let (claims,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM plan_idempotency")
-        .fetch_one(&mut db)
-        .await
-        .unwrap();
-    assert_eq!(claims, 0, "the key was given up");
     sqlx::query("DROP TRIGGER refuse_answers")
         .execute(&mut db)
         .await
         .unwrap();
+    // Another request under the key is still refused: the claim kept its request's hash.
+    let other = h
+        .req(Method::POST, "", "ada")
+        .header("idempotency-key", "unrecorded")
+        .json(&plan("Another"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(other, 422, "validation").await;
 
     let retry = send().await.unwrap();
     assert_eq!(retry.status(), 201);
@@ -669,6 +674,33 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             store.claim_key("ada", "k", "h3", next_day).await.unwrap(),
             Claim::New,
             "[{b}]"
+        );
+
+        // A timed-out claim is another request's only when it is the same request.
+        assert_eq!(
+            store.claim_key("cy", "k", "h1", t0).await.unwrap(),
+            Claim::New
+        );
+        assert_eq!(
+            store.claim_key("cy", "k", "h2", later).await.unwrap(),
+            Claim::Mismatch,
+            "[{b}] another body under a timed-out claim"
+        );
+        // An abandoned claim is the same request's at once, and still no other's.
+        assert_eq!(
+            store.claim_key("dee", "k", "h1", t0).await.unwrap(),
+            Claim::New
+        );
+        store.abandon_key("dee", "k").await.unwrap();
+        assert_eq!(
+            store.claim_key("dee", "k", "h2", t0).await.unwrap(),
+            Claim::Mismatch,
+            "[{b}]"
+        );
+        assert_eq!(
+            store.claim_key("dee", "k", "h1", t0).await.unwrap(),
+            Claim::New,
+            "[{b}] taken over at once"
         );
     }
 }

@@ -83,6 +83,11 @@ pub enum Claim {
 pub const KEY_TTL: chrono::Duration = chrono::Duration::hours(24);
 pub const CLAIM_TIMEOUT: chrono::Duration = chrono::Duration::seconds(60);
 
+/// The creation time an abandoned claim is given: long enough ago to be taken over at once.
+pub(crate) fn abandoned_at() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH
+}
+
 #[async_trait]
 pub trait PlanStore: Send + Sync {
     async fn migrate(&self) -> Result<(), StoreError>;
@@ -106,6 +111,8 @@ pub trait PlanStore: Send + Sync {
     ) -> Result<Vec<Plan>, StoreError>;
 
     /// Atomically claims `key` of `owner` for a request whose body hashes to `request_hash`.
+    /// A claim left unfinished for [`CLAIM_TIMEOUT`] is taken over by the same request; another
+    /// request under that key is still a [`Claim::Mismatch`].
     async fn claim_key(
         &self,
         owner: &str,
@@ -117,6 +124,9 @@ pub trait PlanStore: Send + Sync {
     async fn complete_key(&self, owner: &str, key: &str, response: &str) -> Result<(), StoreError>;
     /// Gives `key` up after a failed request, so a retry can run.
     async fn release_key(&self, owner: &str, key: &str) -> Result<(), StoreError>;
+    /// Leaves `key`'s claim to be taken over at once, by the same request only (its hash is
+    /// kept): for a request whose plan was made but whose answer could not be recorded.
+    async fn abandon_key(&self, owner: &str, key: &str) -> Result<(), StoreError>;
 }
 
 /// Lower-cased title, description and tags: what `q` searches on SQLite.

@@ -215,7 +215,11 @@ impl PlanStore for MongoPlanStore {
                 { "_id": &id },
                 { "$or": [
                     { "expiresAt": { "$lt": sortable(&now) } },
-                    { "response": null, "createdAt": { "$lt": sortable(&(now - CLAIM_TIMEOUT)) } },
+                    {
+                        "response": null,
+                        "createdAt": { "$lt": sortable(&(now - CLAIM_TIMEOUT)) },
+                        "requestHash": request_hash,
+                    },
                 ] },
             ] })
             .await?;
@@ -250,6 +254,16 @@ impl PlanStore for MongoPlanStore {
             .update_one(
                 doc! { "_id": key_id(owner, key) },
                 doc! { "$set": { "response": response } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn abandon_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        self.keys
+            .update_one(
+                doc! { "_id": key_id(owner, key), "response": null },
+                doc! { "$set": { "createdAt": sortable(&super::abandoned_at()) } },
             )
             .await?;
         Ok(())

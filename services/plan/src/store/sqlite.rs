@@ -196,12 +196,14 @@ impl PlanStore for SqlitePlanStore {
         // Forget expired records and claims abandoned by a crashed request.
         sqlx::query(
             "DELETE FROM plan_idempotency WHERE owner_id = $1 AND key = $2
-               AND (expires_at < $3 OR (response IS NULL AND created_at < $4))",
+               AND (expires_at < $3
+                    OR (response IS NULL AND created_at < $4 AND request_hash = $5))",
         )
         .bind(owner)
         .bind(key)
         .bind(sortable(&now))
         .bind(sortable(&(now - CLAIM_TIMEOUT)))
+        .bind(request_hash)
         .execute(&mut *tx)
         .await?;
         let inserted = sqlx::query(
@@ -243,6 +245,19 @@ impl PlanStore for SqlitePlanStore {
             .bind(response)
             .execute(self.docs.pool())
             .await?;
+        Ok(())
+    }
+
+    async fn abandon_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE plan_idempotency SET created_at = $3
+             WHERE owner_id = $1 AND key = $2 AND response IS NULL",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(sortable(&super::abandoned_at()))
+        .execute(self.docs.pool())
+        .await?;
         Ok(())
     }
 
