@@ -10,6 +10,13 @@ use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
 /// The span probed is cut to this many years (a series reaches at most 100 years ahead).
 const MAX_YEARS: i32 = 110;
+/// The last year the compiled-in IANA data has transitions for (chrono-tz computes rules
+/// through 2099): rules in force then are taken to go on.
+const LAST_KNOWN_YEAR: i32 = 2099;
+/// Years probed past the span, so a rule is left open-ended only when it holds beyond it
+/// (Cairo's "last Thursday of October at 24:00" falls in November when the 31st is a
+/// Thursday).
+const LOOK_AHEAD_YEARS: i32 = 12;
 /// Offsets are probed this often, then the change is narrowed down to the second. No zone
 /// has changed its offset twice within a day since the early 20th century.
 const PROBE_STEP: Duration = Duration::hours(12);
@@ -219,8 +226,26 @@ impl Run {
         true
     }
 
-    /// BYDAY (and BYMONTHDAY) of the rule. Where the members leave it open, the commonest
-    /// form wins: the last weekday, then the nth (a window from the 1st, 8th, 15th or 22nd).
+    /// The day of the month the rule names: `None` for the last such weekday, else the first
+    /// day of the seven-day window. Where the members leave it open, the commonest form wins:
+    /// the last weekday, then the nth (a window from the 1st, 8th, 15th or 22nd).
+    fn window_start(&self) -> Option<u32> {
+        // "The last" only where it is also the window the onsets settle on, in a month whose
+        // length does not change (else "the Saturday before the last Sunday" or February's
+        // "Sunday on or after the 22nd" would be read as the last one): or where no window fits.
+        let month = self.members[0].local().month();
+        let last_window = (month != 2).then(|| days_in_month(2001, month) - 6);
+        if self.last
+            && (self.window_starts.is_empty()
+                || last_window.is_some_and(|s| self.window_starts.contains(&s)))
+        {
+            return None;
+        }
+        let nth = self.window_starts.iter().find(|s| *s % 7 == 1);
+        Some(*nth.unwrap_or(&self.window_starts[0]))
+    }
+
+    /// BYDAY (and BYMONTHDAY) of the rule.
     fn by_day(&self) -> String {
         let day = match self.members[0].local().weekday() {
             Weekday::Mon => "MO",
@@ -231,25 +256,39 @@ impl Run {
             Weekday::Sat => "SA",
             Weekday::Sun => "SU",
         };
-        if self.last {
-            return format!("BYDAY=-1{day}");
-        }
-        let nth = self.window_starts.iter().find(|s| *s % 7 == 1);
-        match nth {
-            Some(start) => format!("BYDAY={}{day}", start / 7 + 1),
-            None => {
-                let start = self.window_starts[0];
+        match self.window_start() {
+            None => format!("BYDAY=-1{day}"),
+            Some(start) if start % 7 == 1 => format!("BYDAY={}{day}", start / 7 + 1),
+            Some(start) => {
                 let days: Vec<String> = (start..start + 7).map(|d| d.to_string()).collect();
                 format!("BYDAY={day};BYMONTHDAY={}", days.join(","))
             }
         }
+    }
+
+    /// The rule's onset (wall-clock time) in `year`.
+    fn onset_in(&self, year: i32) -> Option<NaiveDateTime> {
+        let (month, weekday, seconds) = self.members[0].shape();
+        let days = match self.window_start() {
+            None => {
+                let end = days_in_month(year, month);
+                (end - 6)..=end
+            }
+            Some(start) => start..=start + 6,
+        };
+        let date = days
+            .filter_map(|d| NaiveDate::from_ymd_opt(year, month, d))
+            .find(|d| d.weekday() == weekday)?;
+        Some(date.and_hms_opt(0, 0, 0)? + Duration::seconds(i64::from(seconds)))
     }
 }
 
 /// The VTIMEZONE component for `tz` covering `from_year` to `to_year` (and, for the rules
 /// still in force at its end, every later year), as content lines.
 pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
-    let to_year = to_year.clamp(from_year, from_year + MAX_YEARS);
+    let from_year = from_year.min(LAST_KNOWN_YEAR);
+    let to_year =
+        (to_year.clamp(from_year, from_year + MAX_YEARS) + LOOK_AHEAD_YEARS).min(LAST_KNOWN_YEAR);
     let (initial, found) = transitions(tz, from_year, to_year);
     let mut out = vec!["BEGIN:VTIMEZONE".to_owned(), format!("TZID:{}", tz.name())];
     let kinds = Kinds::of(std::iter::once(&initial).chain(found.iter().map(|t| &t.to)));
@@ -268,33 +307,69 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
     // Runs of yearly onsets, per (from, to) pair, in order of their first onset.
     let mut runs: Vec<Run> = Vec::new();
     for t in found {
-        let open = runs.iter_mut().rev().find(|r| {
+        // Any run of the same change may take it (a zone may make one change twice a year,
+        // as Morocco did around Ramadan).
+        let extended = runs.iter_mut().rev().any(|r| {
             let last = r.members.last().expect("a run has a member");
-            last.from == t.from && last.to == t.to
+            last.from == t.from && last.to == t.to && r.extend(&t)
         });
-        let extended = open.is_some_and(|run| run.extend(&t));
         if !extended {
             runs.push(Run::new(t));
         }
     }
     runs.sort_by_key(|r| r.members[0].at);
-    for run in &runs {
+    // Left open-ended, per change (offset from → observance to) that still happens in the
+    // last two years probed: its latest yearly rule, even when a year since broke it (Cairo's
+    // 24:00 onset in November; the rule is then a week early in such years, where ending it
+    // would drop the change for good). A change no longer made keeps its UNTIL.
+    // Per change (offset from → observance to) still made in the last two years probed, its
+    // latest yearly rule carries on past them. When single onsets came after it (a year that
+    // broke the rule: Cairo's 24:00 onset falls in November when October ends on a Thursday),
+    // it keeps its UNTIL and goes on from the year after the last of them, so the years
+    // probed stay exact. A change no longer made ends with its UNTIL.
+    let key = |r: &Run| (r.members[0].from, r.members[0].to.clone());
+    let last_year_of = |k: &(i32, Observance)| {
+        runs.iter()
+            .filter(|o| key(o) == *k)
+            .map(|o| o.members.last().expect("a run has a member").local().year())
+            .max()
+    };
+    let carries_on: Vec<bool> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            r.members.len() > 1
+                && last_year_of(&key(r)).is_some_and(|y| y >= to_year - 1)
+                && !runs[i + 1..]
+                    .iter()
+                    .any(|o| o.members.len() > 1 && key(o) == key(r))
+        })
+        .collect();
+    let rrule = |run: &Run, until: Option<&NaiveDateTime>| {
+        let until = until.map_or_else(String::new, |u| {
+            format!(";UNTIL={}", u.format("%Y%m%dT%H%M%SZ"))
+        });
+        format!(
+            "RRULE:FREQ=YEARLY;BYMONTH={};{}{until}",
+            run.members[0].local().month(),
+            run.by_day()
+        )
+    };
+    for (run, carries_on) in runs.iter().zip(&carries_on) {
         let first = &run.members[0];
+        let last = run.members.last().expect("a run has a member");
         observance(&mut out, &first.to, first.from, &first.local());
+        let resumes_after = last_year_of(&key(run)).filter(|y| *y > last.local().year());
         if run.members.len() > 1 {
-            let last = run.members.last().expect("a run has a member");
-            let until = if last.local().year() >= to_year {
-                String::new() // still in force: every later year too
-            } else {
-                format!(";UNTIL={}", last.at.format("%Y%m%dT%H%M%SZ"))
-            };
-            out.push(format!(
-                "RRULE:FREQ=YEARLY;BYMONTH={};{}{until}",
-                first.local().month(),
-                run.by_day()
-            ));
+            let open_ended = *carries_on && resumes_after.is_none();
+            out.push(rrule(run, (!open_ended).then_some(&last.at)));
         }
         out.push(format!("END:{}", kinds.kind(&first.to)));
+        if *carries_on && let Some(start) = resumes_after.and_then(|y| run.onset_in(y + 1)) {
+            observance(&mut out, &first.to, first.from, &start);
+            out.push(rrule(run, None));
+            out.push(format!("END:{}", kinds.kind(&first.to)));
+        }
     }
     out.push("END:VTIMEZONE".to_owned());
     out
@@ -370,12 +445,49 @@ mod tests {
         onsets[after - 1].1
     }
 
+    /// Every `step` from `from` until `until`, and a second either side of each transition
+    /// chrono-tz has in that time (found by probing every 15 minutes, not by `transitions`).
+    fn instants(
+        tz: Tz,
+        from: NaiveDateTime,
+        until: NaiveDateTime,
+        step: Duration,
+    ) -> Vec<NaiveDateTime> {
+        let mut out = Vec::new();
+        let (mut t, mut previous) = (from, Observance::at(tz, from).offset);
+        let mut next_sample = from;
+        while t < until {
+            let offset = Observance::at(tz, t).offset;
+            if offset != previous {
+                let (mut lo, mut hi) = (t - Duration::minutes(15), t);
+                while hi - lo > Duration::seconds(1) {
+                    let mid = lo + Duration::seconds((hi - lo).num_seconds() / 2);
+                    if Observance::at(tz, mid).offset == previous {
+                        lo = mid
+                    } else {
+                        hi = mid
+                    }
+                }
+                out.extend([lo, hi]);
+                previous = offset;
+            }
+            if t >= next_sample {
+                out.push(t);
+                next_sample += step;
+            }
+            t += Duration::minutes(15);
+        }
+        out
+    }
+
     #[test]
     fn calendars_reading_the_vtimezone_get_every_offset_the_zone_has() {
-        use chrono_tz::{America, Asia, Australia, Europe, Pacific};
+        use chrono_tz::{Africa, America, Asia, Australia, Europe, Pacific};
         // Northern and southern DST, none, a half-hour zone, DST abolished in the span
-        // (São Paulo 2019), a rule change in the span (Fiji), negative DST (Dublin, which
-        // chrono-tz reports as base +1 with -1 of "DST" in winter), a date-line jump (Apia).
+        // (São Paulo 2019), rules changed in the span (Fiji, Nuuk), negative DST (Dublin,
+        // which chrono-tz reports as base +1 with -1 of "DST" in winter; Casablanca's Ramadan
+        // hour back), a date-line jump (Apia), Chile's "Sunday on or after the 2nd", Cairo's
+        // onset at 24:00 that moves to November when October ends on a Thursday.
         let zones = [
             Europe::Berlin,
             America::New_York,
@@ -387,34 +499,56 @@ mod tests {
             Australia::Lord_Howe,
             Pacific::Apia,
             America::Santiago,
+            America::Nuuk,
+            Africa::Cairo,
+            Africa::Casablanca,
         ];
+        let (from, to) = (2010, 2030);
+        let probed_until = year_start(to + LOOK_AHEAD_YEARS + 1);
         for tz in zones {
-            let (from, to) = (2010, 2030);
             let lines = lines(tz, from, to);
-            let onsets = onsets_read_back(&lines, year_start(to + 10));
-            // Every 6 hours, and a second either side of every real transition, through the
-            // span and ten years past it (the open-ended rules).
-            let (_, found) = transitions(tz, from, to + 10);
-            let mut instants: Vec<NaiveDateTime> = found
-                .iter()
-                .flat_map(|t| [t.at - Duration::seconds(1), t.at])
-                .collect();
-            let mut t = span_start(from);
-            while t < year_start(to + 10) {
-                instants.push(t);
-                t += Duration::hours(6);
-            }
-            for at in instants {
-                let expected = Observance::at(tz, at).offset;
+            let onsets = onsets_read_back(&lines, year_start(2100));
+            // Exact through the span and the years probed past it.
+            for at in instants(tz, span_start(from), probed_until, Duration::hours(6)) {
                 assert_eq!(
                     offset_at(&onsets, at),
-                    expected,
+                    Observance::at(tz, at).offset,
                     "{} at {at} UTC:\n{}",
                     tz.name(),
                     lines.join("\n")
                 );
             }
+            // Past them, the open-ended rules carry on to the end of the IANA data: exact but
+            // for Casablanca (its Ramadan hour follows the moon) and Cairo in the years its
+            // onset moves to November (then a week early).
+            if tz == Africa::Casablanca {
+                continue;
+            }
+            for at in instants(tz, probed_until, year_start(2099), Duration::days(1)) {
+                let cairo_november = tz == Africa::Cairo
+                    && at.month() >= 10
+                    && NaiveDate::from_ymd_opt(at.year(), 10, 31)
+                        .unwrap()
+                        .weekday()
+                        == Weekday::Thu;
+                if !cairo_november {
+                    assert_eq!(
+                        offset_at(&onsets, at),
+                        Observance::at(tz, at).offset,
+                        "{} at {at} UTC, past the years probed:\n{}",
+                        tz.name(),
+                        lines.join("\n")
+                    );
+                }
+            }
         }
+    }
+
+    #[test]
+    fn rules_in_force_at_the_end_of_the_iana_data_go_on() {
+        let text = lines(chrono_tz::Europe::Berlin, 2090, 2150).join("\n");
+        assert_eq!(text.matches("RRULE:").count(), 2, "{text}");
+        assert!(!text.contains("UNTIL"), "{text}");
     }
 
     #[test]
