@@ -14,7 +14,6 @@ use plangen_core::auth::BearerSecurity;
 use plangen_core::validate::{Valid, Validate, Violations, is_http_url, is_plausible_email};
 use plangen_core::{AuthUser, Json, Problem, ProblemKind};
 use serde::{Deserialize, Serialize};
-use unicode_normalization::UnicodeNormalization as _;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::AuthState;
@@ -129,12 +128,7 @@ pub struct RegisterRequest {
     name: Option<String>,
 }
 
-/// How an e-mail address is stored and looked up: trimmed, lower-cased and in Unicode NFC, so
-/// an address typed with a precomposed "é" and one typed as "e" plus a combining accent (as
-/// some keyboards and copy-and-paste produce) are one account, not two.
-fn normalise_email(email: &str) -> String {
-    email.trim().to_lowercase().nfc().collect()
-}
+use crate::store::normalise_email;
 
 fn check_username(v: &mut Violations, username: &str) {
     v.length("username", username, 3, 32);
@@ -488,9 +482,10 @@ async fn login(
         .user_by_login(&login)
         .await
         .map_err(store_problem)?;
-    // Addresses registered before they were stored in NFC are found as they were stored.
+    // An address stored before addresses were kept in NFC that could not be rewritten (its
+    // NFC form was taken by another account: see `UserStore::migrate`) is found as stored.
     let stored_before_nfc = req.login.trim().to_lowercase();
-    if user.is_none() && stored_before_nfc != login {
+    if user.is_none() && login.contains('@') && stored_before_nfc != login {
         user = state
             .store
             .user_by_login(&stored_before_nfc)

@@ -686,3 +686,76 @@ async fn on_postgres_a_session_waits_for_a_deactivation_in_flight_and_is_refused
             .is_empty()
     );
 }
+
+/// Sets the NFC data step back to pending, as a database migrated by an earlier release is.
+async fn set_nfc_step_pending(database: &Database) {
+    use sqlx::Connection as _;
+    let sql = "UPDATE auth_data_migrations SET done_at = NULL";
+    match database {
+        Database::Sqlite(path) => {
+            let url = format!("sqlite:{}", path.display());
+            let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+        Database::Postgres(url) => {
+            let mut db = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut db).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn addresses_stored_before_nfc_are_rewritten_once_when_migrating() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut databases = vec![Database::Sqlite(dir.path().join("nfc.db"))];
+    if let Some(url) = testing::fresh_postgres_database().await {
+        databases.push(Database::Postgres(url));
+    }
+    let (lea_decomposed, lea) = ("le\u{301}a@example.org", "l\u{e9}a@example.org");
+    let (zoe_decomposed, zoe) = ("zoe\u{308}@example.org", "zo\u{eb}@example.org");
+    for database in databases {
+        let store = open_store(&database).await.unwrap();
+        store.migrate().await.unwrap();
+        let now = Utc::now();
+        // Stored as an earlier release stored them: lower-cased, not in NFC; and one
+        // address registered in both forms, as two accounts.
+        let old_lea = store
+            .create_user(new_user(lea_decomposed, "lea"), now)
+            .await
+            .unwrap();
+        let old_zoe = store
+            .create_user(new_user(zoe_decomposed, "zoe_old"), now)
+            .await
+            .unwrap();
+        let new_zoe = store
+            .create_user(new_user(zoe, "zoe_new"), now)
+            .await
+            .unwrap();
+        set_nfc_step_pending(&database).await;
+
+        store.migrate().await.unwrap();
+        let found = store.user_by_login(lea).await.unwrap().expect("rewritten");
+        assert_eq!((found.id, found.email), (old_lea.id, lea.to_owned()));
+        // The colliding one is left as it was, and each account keeps its own address.
+        let kept = store.user_by_id(&old_zoe.id).await.unwrap().unwrap();
+        assert_eq!(kept.email, zoe_decomposed);
+        assert_eq!(
+            store.user_by_login(zoe).await.unwrap().unwrap().id,
+            new_zoe.id
+        );
+
+        // Done once: an address stored in another form later is not rewritten again.
+        store
+            .create_user(new_user("ma\u{308}x@example.org", "max"), now)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        assert!(
+            store
+                .user_by_login("m\u{e4}x@example.org")
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}

@@ -12,6 +12,14 @@ use serde::Serialize;
 pub use postgres::PostgresUserStore;
 pub use sqlite::SqliteUserStore;
 
+/// How an e-mail address is stored and looked up: trimmed, lower-cased and in Unicode NFC, so
+/// an address typed with a precomposed "é" and one typed as "e" plus a combining accent (as
+/// some keyboards and copy-and-paste produce) are one account, not two.
+pub fn normalise_email(email: &str) -> String {
+    use unicode_normalization::UnicodeNormalization as _;
+    email.trim().to_lowercase().nfc().collect()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// A unique field is taken; `field` names it (`email`, `username`).

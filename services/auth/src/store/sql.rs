@@ -11,6 +11,43 @@ macro_rules! impl_user_store {
         impl $crate::store::UserStore for $store {
             async fn migrate(&self) -> Result<(), $crate::store::StoreError> {
                 Self::migrator().run(&self.pool).await?;
+                // Addresses stored before they were kept in NFC, rewritten once. Claiming the
+                // step and doing it are one transaction, so of replicas starting together one
+                // does it and the others wait, then find it done.
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
+                    "UPDATE auth_data_migrations SET done_at = $1 WHERE name = 'emails-nfc' AND done_at IS NULL",
+                )
+                .bind(chrono::Utc::now())
+                .execute(&mut *tx)
+                .await?;
+                if claimed.rows_affected() == 1 {
+                    let users: Vec<(String, String)> = sqlx::query_as("SELECT id, email FROM users")
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    for (id, email) in users {
+                        let nfc = $crate::store::normalise_email(&email);
+                        if nfc == email {
+                            continue;
+                        }
+                        let taken: Option<(String,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+                            .bind(&nfc)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        if let Some((other,)) = taken {
+                            // Two accounts for one address: both are kept (the older one still
+                            // logs in as typed at registration) and left to an operator to merge.
+                            tracing::warn!(user_id = %id, other_user_id = %other, "an e-mail address in another Unicode form belongs to another account; left as stored");
+                            continue;
+                        }
+                        sqlx::query("UPDATE users SET email = $2 WHERE id = $1")
+                            .bind(&id)
+                            .bind(&nfc)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
