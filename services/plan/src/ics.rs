@@ -132,8 +132,8 @@ pub fn render(plan: &Plan) -> String {
     // written year (an endless series) and at least ten years past the plan's last change.
     if let (Some(tz), Some((first, last))) = (tz, zoned_years) {
         let until = last.max(first + 10).max(plan.updated_at.year() + 10);
-        for l in crate::vtimezone::lines(tz, first, until) {
-            line(&l);
+        for l in crate::vtimezone::cached(tz, first, until).iter() {
+            line(l);
         }
     }
     out.push_str(&events);

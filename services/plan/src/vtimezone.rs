@@ -5,6 +5,9 @@
 //! force at the end of the span is left open-ended, so calendars place later occurrences of
 //! an endless series right too.
 
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
 use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Weekday};
 use chrono_tz::{OffsetComponents, OffsetName, Tz};
 
@@ -47,24 +50,31 @@ impl Observance {
 /// Which observances are written as DAYLIGHT: those with DST. The IANA data gives Ireland a
 /// negative DST (winter is GMT as "daylight" time, an hour back from Irish Standard Time);
 /// calendars, like the data's "rearguard" form, expect the summer hour ahead to be DAYLIGHT,
-/// so in a zone with negative DST it is the plain observances ahead of a negative one.
+/// so a plain observance ahead of a negative one that comes after it is DAYLIGHT too (only
+/// while the zone still has negative DST: Namibia's CAT after 2017 is standard time again).
 struct Kinds {
-    negative_dst_offsets: Vec<i32>,
+    /// Offset and onset (UTC) of each observance with negative DST.
+    negative_dst: Vec<(i32, NaiveDateTime)>,
 }
 
 impl Kinds {
-    fn of<'a>(observances: impl Iterator<Item = &'a Observance>) -> Self {
+    fn of<'a>(observances: impl Iterator<Item = (&'a Observance, NaiveDateTime)>) -> Self {
         Self {
-            negative_dst_offsets: observances
-                .filter(|o| o.dst < 0)
-                .map(|o| o.offset)
+            negative_dst: observances
+                .filter(|(o, _)| o.dst < 0)
+                .map(|(o, at)| (o.offset, at))
                 .collect(),
         }
     }
 
-    fn kind(&self, o: &Observance) -> &'static str {
-        let daylight =
-            o.dst > 0 || (o.dst == 0 && self.negative_dst_offsets.iter().any(|n| *n < o.offset));
+    /// The kind of `o` in force from the UTC instant `onset`.
+    fn kind(&self, o: &Observance, onset: NaiveDateTime) -> &'static str {
+        let daylight = o.dst > 0
+            || (o.dst == 0
+                && self
+                    .negative_dst
+                    .iter()
+                    .any(|(offset, at)| *offset < o.offset && *at > onset));
         if daylight { "DAYLIGHT" } else { "STANDARD" }
     }
 }
@@ -75,6 +85,8 @@ struct Transition {
     at: NaiveDateTime,
     from: i32,
     to: Observance,
+    /// STANDARD or DAYLIGHT ([`Kinds`]; set once every transition is known).
+    kind: &'static str,
 }
 
 impl Transition {
@@ -159,7 +171,12 @@ fn transitions(tz: Tz, from_year: i32, to_year: i32) -> (Observance, Vec<Transit
             let to = Observance::at(tz, hi);
             // Only a reshuffle of base and DST with the same total and kind is no change.
             if to.offset != from || to.dst != current.1.num_seconds().signum() as i8 {
-                found.push(Transition { at: hi, from, to });
+                found.push(Transition {
+                    at: hi,
+                    from,
+                    to,
+                    kind: "",
+                });
             }
             current = probe(hi);
             t = hi;
@@ -206,7 +223,10 @@ impl Run {
     /// Takes `t` when it is the next year's onset under the same rule.
     fn extend(&mut self, t: &Transition) -> bool {
         let prev = self.members.last().expect("a run has a member");
-        if t.local().year() != prev.local().year() + 1 || t.shape() != prev.shape() {
+        if t.local().year() != prev.local().year() + 1
+            || t.shape() != prev.shape()
+            || t.kind != prev.kind
+        {
             return false;
         }
         let windows = windows_of(t);
@@ -283,26 +303,64 @@ impl Run {
     }
 }
 
+/// [`lines`], remembered (a plan's calendar is fetched again and again, and building it
+/// probes the zone's offsets over decades): at most [`CACHED`] spans, forgotten all at once
+/// when full.
+pub fn cached(tz: Tz, from_year: i32, to_year: i32) -> Arc<[String]> {
+    static CACHE: LazyLock<Mutex<HashMap<Span, Arc<[String]>>>> = LazyLock::new(Mutex::default);
+    let key = (tz, from_year, to_year);
+    let cache = || {
+        CACHE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if let Some(hit) = cache().get(&key) {
+        return hit.clone();
+    }
+    let built: Arc<[String]> = lines(tz, from_year, to_year).into();
+    let mut cache = cache();
+    if cache.len() >= CACHED {
+        cache.clear();
+    }
+    cache.insert(key, built.clone());
+    built
+}
+
+/// A zone and the years of a VTIMEZONE.
+type Span = (Tz, i32, i32);
+
+/// How many VTIMEZONEs [`cached`] keeps.
+const CACHED: usize = 512;
+
 /// The VTIMEZONE component for `tz` covering `from_year` to `to_year` (and, for the rules
 /// still in force at its end, every later year), as content lines.
 pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
     let from_year = from_year.min(LAST_KNOWN_YEAR);
     let to_year =
         (to_year.clamp(from_year, from_year + MAX_YEARS) + LOOK_AHEAD_YEARS).min(LAST_KNOWN_YEAR);
-    let (initial, found) = transitions(tz, from_year, to_year);
+    let (initial, mut found) = transitions(tz, from_year, to_year);
     let mut out = vec!["BEGIN:VTIMEZONE".to_owned(), format!("TZID:{}", tz.name())];
-    let kinds = Kinds::of(std::iter::once(&initial).chain(found.iter().map(|t| &t.to)));
+    let kinds = Kinds::of(
+        std::iter::once((&initial, span_start(from_year)))
+            .chain(found.iter().map(|t| (&t.to, t.at))),
+    );
+    for t in &mut found {
+        t.kind = kinds.kind(&t.to, t.at);
+    }
+    // Writes one observance up to its END line, which it returns.
     let observance = |out: &mut Vec<String>, to: &Observance, from: i32, start: &NaiveDateTime| {
-        out.push(format!("BEGIN:{}", kinds.kind(to)));
+        let kind = kinds.kind(to, *start - Duration::seconds(i64::from(from)));
+        out.push(format!("BEGIN:{kind}"));
         out.push(format!("DTSTART:{}", format_local(start)));
         out.push(format!("TZOFFSETFROM:{}", format_offset(from)));
         out.push(format!("TZOFFSETTO:{}", format_offset(to.offset)));
         out.push(format!("TZNAME:{}", crate::ics::escape(&to.name)));
+        format!("END:{kind}")
     };
     // In force from the start of the span (RFC 5545: an observance with no change).
     let start = span_start(from_year) + Duration::seconds(i64::from(initial.offset));
-    observance(&mut out, &initial, initial.offset, &start);
-    out.push(format!("END:{}", kinds.kind(&initial)));
+    let end = observance(&mut out, &initial, initial.offset, &start);
+    out.push(end);
 
     // Runs of yearly onsets, per (from, to) pair, in order of their first onset.
     let mut runs: Vec<Run> = Vec::new();
@@ -358,17 +416,17 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
     for (run, carries_on) in runs.iter().zip(&carries_on) {
         let first = &run.members[0];
         let last = run.members.last().expect("a run has a member");
-        observance(&mut out, &first.to, first.from, &first.local());
+        let end = observance(&mut out, &first.to, first.from, &first.local());
         let resumes_after = last_year_of(&key(run)).filter(|y| *y > last.local().year());
         if run.members.len() > 1 {
             let open_ended = *carries_on && resumes_after.is_none();
             out.push(rrule(run, (!open_ended).then_some(&last.at)));
         }
-        out.push(format!("END:{}", kinds.kind(&first.to)));
+        out.push(end);
         if *carries_on && let Some(start) = resumes_after.and_then(|y| run.onset_in(y + 1)) {
-            observance(&mut out, &first.to, first.from, &start);
+            let end = observance(&mut out, &first.to, first.from, &start);
             out.push(rrule(run, None));
-            out.push(format!("END:{}", kinds.kind(&first.to)));
+            out.push(end);
         }
     }
     out.push("END:VTIMEZONE".to_owned());
@@ -565,6 +623,18 @@ mod tests {
     }
 
     #[test]
+    fn namibia_is_standard_time_again_once_its_negative_dst_ended() {
+        // 1994-2017: CAT (+2) summers and WAT (+1, negative DST) winters; CAT alone since.
+        let text = lines(chrono_tz::Africa::Windhoek, 2015, 2020).join("\n");
+        let last = text.rfind("BEGIN:").unwrap();
+        assert!(
+            text[last..].starts_with("BEGIN:STANDARD\nDTSTART:2017"),
+            "{text}"
+        );
+        assert!(text.contains("BEGIN:DAYLIGHT\nDTSTART:2015"), "{text}");
+    }
+
+    #[test]
     fn a_rule_on_the_weekday_after_a_date_is_written_with_its_days() {
         // Chile: the Sunday on or after the 2nd of April and of September.
         let text = lines(chrono_tz::America::Santiago, 2026, 2036).join("\n");
@@ -576,6 +646,20 @@ mod tests {
             text.contains("RRULE:FREQ=YEARLY;BYMONTH=9;BYDAY=SU;BYMONTHDAY=2,3,4,5,6,7,8\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_span_is_built_once() {
+        let first = cached(chrono_tz::Asia::Tokyo, 2026, 2040);
+        assert!(Arc::ptr_eq(
+            &first,
+            &cached(chrono_tz::Asia::Tokyo, 2026, 2040)
+        ));
+        assert_eq!(&first[..], &lines(chrono_tz::Asia::Tokyo, 2026, 2040)[..]);
+        assert!(!Arc::ptr_eq(
+            &first,
+            &cached(chrono_tz::Asia::Tokyo, 2026, 2041)
+        ));
     }
 
     #[test]
