@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use plangen_auth::store::{
-    NewRefreshToken, NewUser, ProfileChanges, Rotation, Session, StoreError, UserStore,
+    NewRefreshToken, NewUser, ProfileChanges, Rotation, Session, StoreError, User, UserStore,
 };
 use plangen_auth::{Database, open_store};
 use plangen_core::testing;
@@ -398,22 +398,29 @@ async fn a_retry_within_the_grace_gets_another_token_and_a_late_or_informed_one_
     }
 }
 
+/// A fresh PostgreSQL database (its URL, for a second connection that holds a transaction
+/// open), its store and a user; `None` where no PostgreSQL is configured.
+async fn postgres_with_ada() -> Option<(String, Arc<dyn UserStore>, User)> {
+    let url = testing::fresh_postgres_database().await?;
+    let store = open_store(&Database::Postgres(url.clone())).await.unwrap();
+    store.migrate().await.unwrap();
+    let ada = store
+        .create_user(new_user("ada@example.org", "ada"), Utc::now())
+        .await
+        .unwrap();
+    Some((url, store, ada))
+}
+
 #[tokio::test]
 async fn on_postgres_a_retry_waits_for_a_rotation_of_its_session_in_flight() {
     // The race the session-row lock closes: the replacement is being used (its rotation not
     // yet committed) while the old token is presented again. Seen through READ COMMITTED the
     // replacement still looks unused; the retry must wait and then see it used: reuse.
     use sqlx::Connection as _;
-    let Some(url) = testing::fresh_postgres_database().await else {
+    let Some((url, store, ada)) = postgres_with_ada().await else {
         return;
     };
-    let store = open_store(&Database::Postgres(url.clone())).await.unwrap();
-    store.migrate().await.unwrap();
     let now = Utc::now();
-    let ada = store
-        .create_user(new_user("ada@example.org", "ada"), now)
-        .await
-        .unwrap();
     let (s, first) = session(&ada.id, now, 7);
     store
         .create_session(s.clone(), first.clone())
@@ -646,16 +653,10 @@ async fn on_postgres_a_session_waits_for_a_deactivation_in_flight_and_is_refused
     // A login whose password check ended while the account is being deactivated: its session
     // must not begin after the deactivation's revocations and outlive them.
     use sqlx::Connection as _;
-    let Some(url) = testing::fresh_postgres_database().await else {
+    let Some((url, store, ada)) = postgres_with_ada().await else {
         return;
     };
-    let store = open_store(&Database::Postgres(url.clone())).await.unwrap();
-    store.migrate().await.unwrap();
     let now = Utc::now();
-    let ada = store
-        .create_user(new_user("ada@example.org", "ada"), now)
-        .await
-        .unwrap();
     let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
     sqlx::query("BEGIN").execute(&mut other).await.unwrap();
     sqlx::query("UPDATE users SET is_active = FALSE WHERE id = $1")
