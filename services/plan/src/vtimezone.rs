@@ -420,7 +420,12 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
         let resumes_after = last_year_of(&key(run)).filter(|y| *y > last.local().year());
         if run.members.len() > 1 {
             let open_ended = *carries_on && resumes_after.is_none();
-            out.push(rrule(run, (!open_ended).then_some(&last.at)));
+            // UNTIL is a UTC time (RFC 5545 3.6.5), but some readers (python-dateutil, as
+            // icalendar uses it) compare it with the wall-clock onsets. The later of the last
+            // onset's UTC and wall-clock times keeps that onset for both, and the next one is
+            // a year on.
+            let until = last.at.max(last.local());
+            out.push(rrule(run, (!open_ended).then_some(&until)));
         }
         out.push(end);
         if *carries_on && let Some(start) = resumes_after.and_then(|y| run.onset_in(y + 1)) {
@@ -440,7 +445,14 @@ mod tests {
     /// The onsets (UTC) and offsets of the VTIMEZONE in `lines`, read as a calendar would:
     /// every observance's DTSTART and its RRULE's occurrences (expanded by the `rrule` crate),
     /// in the offset before the onset. The latest onset not after an instant is in force.
-    fn onsets_read_back(lines: &[String], until: NaiveDateTime) -> Vec<(NaiveDateTime, i32)> {
+    ///
+    /// `wall_clock_until`: UNTIL compared with the wall-clock onsets instead, as some readers
+    /// (python-dateutil) do; the VTIMEZONE must read the same either way.
+    fn onsets_read_back(
+        lines: &[String],
+        until: NaiveDateTime,
+        wall_clock_until: bool,
+    ) -> Vec<(NaiveDateTime, i32)> {
         let parse_offset = |v: &str| {
             let sign = if v.starts_with('-') { -1 } else { 1 };
             let d = &v[1..];
@@ -489,8 +501,15 @@ mod tests {
             all.extend(
                 onsets
                     .into_iter()
-                    .map(|onset| (onset - Duration::seconds(i64::from(from)), to))
-                    .filter(|(onset, _)| rule_until.is_none_or(|u| *onset <= u)),
+                    .filter(|onset| {
+                        let compared = if wall_clock_until {
+                            *onset
+                        } else {
+                            *onset - Duration::seconds(i64::from(from))
+                        };
+                        rule_until.is_none_or(|u| compared <= u)
+                    })
+                    .map(|onset| (onset - Duration::seconds(i64::from(from)), to)),
             );
         }
         all.sort();
@@ -565,38 +584,42 @@ mod tests {
         let probed_until = year_start(to + LOOK_AHEAD_YEARS + 1);
         for tz in zones {
             let lines = lines(tz, from, to);
-            let onsets = onsets_read_back(&lines, year_start(2100));
-            // Exact through the span and the years probed past it.
-            for at in instants(tz, span_start(from), probed_until, Duration::hours(6)) {
-                assert_eq!(
-                    offset_at(&onsets, at),
-                    Observance::at(tz, at).offset,
-                    "{} at {at} UTC:\n{}",
-                    tz.name(),
-                    lines.join("\n")
-                );
-            }
-            // Past them, the open-ended rules carry on to the end of the IANA data: exact but
-            // for Casablanca (its Ramadan hour follows the moon) and Cairo in the years its
-            // onset moves to November (then a week early).
-            if tz == Africa::Casablanca {
-                continue;
-            }
-            for at in instants(tz, probed_until, year_start(2099), Duration::days(1)) {
-                let cairo_november = tz == Africa::Cairo
-                    && at.month() >= 10
-                    && NaiveDate::from_ymd_opt(at.year(), 10, 31)
-                        .unwrap()
-                        .weekday()
-                        == Weekday::Thu;
-                if !cairo_november {
+            let near = instants(tz, span_start(from), probed_until, Duration::hours(6));
+            let far = instants(tz, probed_until, year_start(2099), Duration::days(1));
+            for wall_clock_until in [false, true] {
+                let onsets = onsets_read_back(&lines, year_start(2100), wall_clock_until);
+                // Exact through the span and the years probed past it.
+                for &at in &near {
                     assert_eq!(
                         offset_at(&onsets, at),
                         Observance::at(tz, at).offset,
-                        "{} at {at} UTC, past the years probed:\n{}",
+                        "{} at {at} UTC:\n{}",
                         tz.name(),
                         lines.join("\n")
                     );
+                }
+                // Past them, the open-ended rules carry on to the end of the IANA data: exact but
+                // for Casablanca (its Ramadan hour follows the moon) and Cairo in the years its
+                // onset moves to November (then a week early).
+                if tz == Africa::Casablanca {
+                    continue;
+                }
+                for &at in &far {
+                    let cairo_november = tz == Africa::Cairo
+                        && at.month() >= 10
+                        && NaiveDate::from_ymd_opt(at.year(), 10, 31)
+                            .unwrap()
+                            .weekday()
+                            == Weekday::Thu;
+                    if !cairo_november {
+                        assert_eq!(
+                            offset_at(&onsets, at),
+                            Observance::at(tz, at).offset,
+                            "{} at {at} UTC, past the years probed:\n{}",
+                            tz.name(),
+                            lines.join("\n")
+                        );
+                    }
                 }
             }
         }
