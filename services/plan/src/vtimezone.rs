@@ -2,8 +2,8 @@
 //! from the IANA data chrono-tz compiles in: the zone's transitions over the years a plan
 //! spans, found by probing its offsets, written as yearly RRULEs where they follow one ("the
 //! last Sunday of March at 02:00") and as single onsets where they do not. A rule still in
-//! force at the end of the span is left open-ended, so calendars place later occurrences of
-//! an endless series right too.
+//! force twelve years past the span (or at the end of the data, 2099) is left open-ended, so
+//! calendars place later occurrences of an endless series right too.
 
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
