@@ -17,7 +17,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
 use crate::AuthState;
-use crate::store::{NewRefreshToken, NewUser, ProfileChanges, Rotation, Session, StoreError, User};
+use crate::store::{
+    NewRefreshToken, NewUser, ProfileChanges, Rotation, Session, StoreError, User, normalise_email,
+};
 use crate::throttle::Account;
 
 pub(crate) const REFRESH_COOKIE: &str = "plangen_refresh";
@@ -127,8 +129,6 @@ pub struct RegisterRequest {
     username: String,
     name: Option<String>,
 }
-
-use crate::store::normalise_email;
 
 fn check_username(v: &mut Violations, username: &str) {
     v.length("username", username, 3, 32);
@@ -471,26 +471,30 @@ async fn login(
     client: ClientInfo,
     Valid(req): Valid<LoginRequest>,
 ) -> Result<Response, Problem> {
-    let login = req.login.trim();
-    let login = if login.contains('@') {
-        normalise_email(login)
+    let typed = req.login.trim();
+    let is_email = typed.contains('@');
+    let login = if is_email {
+        normalise_email(typed)
     } else {
-        login.to_owned()
+        typed.to_owned()
     };
     let mut user = state
         .store
         .user_by_login(&login)
         .await
         .map_err(store_problem)?;
-    // An address stored before addresses were kept in NFC that could not be rewritten (its
-    // NFC form was taken by another account: see `UserStore::migrate`) is found as stored.
-    let stored_before_nfc = req.login.trim().to_lowercase();
-    if user.is_none() && login.contains('@') && stored_before_nfc != login {
-        user = state
-            .store
-            .user_by_login(&stored_before_nfc)
-            .await
-            .map_err(store_problem)?;
+    if user.is_none() && is_email {
+        // An address stored before addresses were kept in NFC that could not be rewritten
+        // (its NFC form was taken by another account: see `UserStore::migrate`) is found as
+        // stored.
+        let as_stored = typed.to_lowercase();
+        if as_stored != login {
+            user = state
+                .store
+                .user_by_login(&as_stored)
+                .await
+                .map_err(store_problem)?;
+        }
     }
     let account = match &user {
         Some(u) => Account::User(&u.id),
