@@ -38,11 +38,11 @@ fn push_line(out: &mut String, line: &str) {
     out.push_str("\r\n");
 }
 
-fn utc(ts: &DateTime<Utc>) -> String {
+pub(crate) fn utc(ts: &DateTime<Utc>) -> String {
     ts.format("%Y%m%dT%H%M%SZ").to_string()
 }
 
-fn local(ts: &NaiveDateTime) -> String {
+pub(crate) fn local(ts: &NaiveDateTime) -> String {
     ts.format("%Y%m%dT%H%M%S").to_string()
 }
 
@@ -128,10 +128,11 @@ pub fn render(plan: &Plan) -> String {
     line("CALSCALE:GREGORIAN");
     line(&format!("X-WR-CALNAME:{}", escape(&plan.title)));
     line(&format!("X-WR-TIMEZONE:{}", plan.timezone));
-    // RFC 5545 3.2.19: every TZID used needs its VTIMEZONE. Its rules reach past the last
-    // written year (an endless series) and at least ten years past the plan's last change.
+    // RFC 5545 3.2.19: every TZID used needs its VTIMEZONE: from the first written year to
+    // the last, or to the plan's last change if later (an endless series is read today);
+    // `vtimezone` probes years past that itself, for the rules that carry on.
     if let (Some(tz), Some((first, last))) = (tz, zoned_years) {
-        let until = last.max(first + 10).max(plan.updated_at.year() + 10);
+        let until = last.max(plan.updated_at.year());
         for l in crate::vtimezone::cached(tz, first, until).iter() {
             line(l);
         }

@@ -103,14 +103,7 @@ impl Transition {
 }
 
 fn days_in_month(year: i32, month: u32) -> u32 {
-    let (y, m) = if month == 12 {
-        (year + 1, 1)
-    } else {
-        (year, month + 1)
-    };
-    NaiveDate::from_ymd_opt(y, m, 1)
-        .and_then(|d| d.pred_opt())
-        .map_or(31, |d| d.day())
+    NaiveDate::from_ymd_opt(year, month, 1).map_or(31, |d| u32::from(d.num_days_in_month()))
 }
 
 /// `+HHMM` (or `+HHMMSS`), as TZOFFSETFROM/TZOFFSETTO want it.
@@ -123,10 +116,6 @@ fn format_offset(seconds: i32) -> String {
     } else {
         format!("{sign}{h:02}{m:02}{sec:02}")
     }
-}
-
-fn format_local(t: &NaiveDateTime) -> String {
-    t.format("%Y%m%dT%H%M%S").to_string()
 }
 
 fn year_start(year: i32) -> NaiveDateTime {
@@ -202,13 +191,13 @@ struct Run {
 /// The seven-day windows of its month that `t`'s day falls in (by their first day).
 fn windows_of(t: &Transition) -> Vec<u32> {
     let l = t.local();
-    let latest_start = days_in_month(l.year(), l.month()) - 6;
+    let latest_start = u32::from(l.num_days_in_month()) - 6;
     (l.day().saturating_sub(6).max(1)..=l.day().min(latest_start)).collect()
 }
 
 fn is_last_of_month(t: &Transition) -> bool {
     let l = t.local();
-    l.day() + 7 > days_in_month(l.year(), l.month())
+    l.day() + 7 > u32::from(l.num_days_in_month())
 }
 
 impl Run {
@@ -267,15 +256,9 @@ impl Run {
 
     /// BYDAY (and BYMONTHDAY) of the rule.
     fn by_day(&self) -> String {
-        let day = match self.members[0].local().weekday() {
-            Weekday::Mon => "MO",
-            Weekday::Tue => "TU",
-            Weekday::Wed => "WE",
-            Weekday::Thu => "TH",
-            Weekday::Fri => "FR",
-            Weekday::Sat => "SA",
-            Weekday::Sun => "SU",
-        };
+        // The weekday's code alone ("SU"); the position is written here (rrule's `Nth(1, _)`
+        // would print no number, which means every such weekday of the month).
+        let day = rrule::NWeekday::Every(self.members[0].local().weekday());
         match self.window_start() {
             None => format!("BYDAY=-1{day}"),
             Some(start) if start % 7 == 1 => format!("BYDAY={}{day}", start / 7 + 1),
@@ -348,18 +331,19 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
         t.kind = kinds.kind(&t.to, t.at);
     }
     // Writes one observance up to its END line, which it returns.
-    let observance = |out: &mut Vec<String>, to: &Observance, from: i32, start: &NaiveDateTime| {
-        let kind = kinds.kind(to, *start - Duration::seconds(i64::from(from)));
-        out.push(format!("BEGIN:{kind}"));
-        out.push(format!("DTSTART:{}", format_local(start)));
-        out.push(format!("TZOFFSETFROM:{}", format_offset(from)));
-        out.push(format!("TZOFFSETTO:{}", format_offset(to.offset)));
-        out.push(format!("TZNAME:{}", crate::ics::escape(&to.name)));
-        format!("END:{kind}")
-    };
+    let observance =
+        |out: &mut Vec<String>, kind: &str, to: &Observance, from: i32, start: &NaiveDateTime| {
+            out.push(format!("BEGIN:{kind}"));
+            out.push(format!("DTSTART:{}", crate::ics::local(start)));
+            out.push(format!("TZOFFSETFROM:{}", format_offset(from)));
+            out.push(format!("TZOFFSETTO:{}", format_offset(to.offset)));
+            out.push(format!("TZNAME:{}", crate::ics::escape(&to.name)));
+            format!("END:{kind}")
+        };
     // In force from the start of the span (RFC 5545: an observance with no change).
     let start = span_start(from_year) + Duration::seconds(i64::from(initial.offset));
-    let end = observance(&mut out, &initial, initial.offset, &start);
+    let kind = kinds.kind(&initial, span_start(from_year));
+    let end = observance(&mut out, kind, &initial, initial.offset, &start);
     out.push(end);
 
     // Runs of yearly onsets, per (from, to) pair, in order of their first onset.
@@ -376,10 +360,6 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
         }
     }
     runs.sort_by_key(|r| r.members[0].at);
-    // Left open-ended, per change (offset from → observance to) that still happens in the
-    // last two years probed: its latest yearly rule, even when a year since broke it (Cairo's
-    // 24:00 onset in November; the rule is then a week early in such years, where ending it
-    // would drop the change for good). A change no longer made keeps its UNTIL.
     // Per change (offset from → observance to) still made in the last two years probed, its
     // latest yearly rule carries on past them. When single onsets came after it (a year that
     // broke the rule: Cairo's 24:00 onset falls in November when October ends on a Thursday),
@@ -405,7 +385,7 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
         .collect();
     let rrule = |run: &Run, until: Option<&NaiveDateTime>| {
         let until = until.map_or_else(String::new, |u| {
-            format!(";UNTIL={}", u.format("%Y%m%dT%H%M%SZ"))
+            format!(";UNTIL={}", crate::ics::utc(&u.and_utc()))
         });
         format!(
             "RRULE:FREQ=YEARLY;BYMONTH={};{}{until}",
@@ -416,7 +396,7 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
     for (run, carries_on) in runs.iter().zip(&carries_on) {
         let first = &run.members[0];
         let last = run.members.last().expect("a run has a member");
-        let end = observance(&mut out, &first.to, first.from, &first.local());
+        let end = observance(&mut out, first.kind, &first.to, first.from, &first.local());
         let resumes_after = last_year_of(&key(run)).filter(|y| *y > last.local().year());
         if run.members.len() > 1 {
             let open_ended = *carries_on && resumes_after.is_none();
@@ -429,7 +409,7 @@ pub fn lines(tz: Tz, from_year: i32, to_year: i32) -> Vec<String> {
         }
         out.push(end);
         if *carries_on && let Some(start) = resumes_after.and_then(|y| run.onset_in(y + 1)) {
-            let end = observance(&mut out, &first.to, first.from, &start);
+            let end = observance(&mut out, first.kind, &first.to, first.from, &start);
             out.push(rrule(run, None));
             out.push(end);
         }

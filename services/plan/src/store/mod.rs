@@ -84,9 +84,7 @@ pub const KEY_TTL: chrono::Duration = chrono::Duration::hours(24);
 pub const CLAIM_TIMEOUT: chrono::Duration = chrono::Duration::seconds(60);
 
 /// The creation time an abandoned claim is given: long enough ago to be taken over at once.
-pub(crate) fn abandoned_at() -> DateTime<Utc> {
-    DateTime::<Utc>::UNIX_EPOCH
-}
+pub(crate) const ABANDONED_AT: DateTime<Utc> = DateTime::<Utc>::UNIX_EPOCH;
 
 #[async_trait]
 pub trait PlanStore: Send + Sync {

@@ -263,7 +263,7 @@ impl PlanStore for MongoPlanStore {
         self.keys
             .update_one(
                 doc! { "_id": key_id(owner, key), "response": null },
-                doc! { "$set": { "createdAt": sortable(&super::abandoned_at()) } },
+                doc! { "$set": { "createdAt": sortable(&super::ABANDONED_AT) } },
             )
             .await?;
         Ok(())

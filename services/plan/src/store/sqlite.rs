@@ -255,7 +255,7 @@ impl PlanStore for SqlitePlanStore {
         )
         .bind(owner)
         .bind(key)
-        .bind(sortable(&super::abandoned_at()))
+        .bind(sortable(&super::ABANDONED_AT))
         .execute(self.docs.pool())
         .await?;
         Ok(())
