@@ -282,19 +282,24 @@ where
             )
         })?;
     let hash = hex::encode(Sha256::digest(request));
+    let claimed_at = now();
     let claim = state
         .store
-        .claim_key(&user.user_id, key, &hash, now())
+        .claim_key(&user.user_id, key, &hash, claimed_at)
         .await
         .map_err(store_problem)?;
     match claim {
         Claim::New => {
-            let claimed = ClaimedKey::new(state, &user.user_id, key);
+            let claimed = ClaimedKey::new(state, &user.user_id, key, claimed_at);
             let id = idempotent_plan_id(&user.user_id, key, &hash);
             match made_once(state, user, id, make).await {
                 Ok((plan, made_before)) => {
                     let body = serde_json::to_string(&plan).map_err(Problem::internal)?;
-                    match state.store.complete_key(&user.user_id, key, &body).await {
+                    let recorded = state
+                        .store
+                        .complete_key(&user.user_id, key, claimed_at, &body)
+                        .await;
+                    match recorded {
                         Ok(()) => claimed.keep(),
                         Err(e) => {
                             // The plan exists under the id this key and body make, so the claim
@@ -338,19 +343,45 @@ where
 /// and also when the request is abandoned before either (its future dropped:
 /// `REQUEST_TIMEOUT_MS`, a closed connection), so the retry runs at once instead of meeting a
 /// 409 until the claim can be taken over. Safe even if the abandoned attempt's write still
-/// lands: the retry makes its plan under the same id and finds that one.
+/// lands: the retry makes its plan under the same id and finds that one. Each of these acts on
+/// this request's claim only (by its time): an attempt that outlived its claim cannot free or
+/// answer for the request that took the key over.
 ///
 /// [`keep`]: ClaimedKey::keep
 /// [`abandon`]: ClaimedKey::abandon
 /// [`release`]: ClaimedKey::release
 struct ClaimedKey {
-    held: Option<(Arc<dyn PlanStore>, String, String)>,
+    held: Option<HeldKey>,
+}
+
+struct HeldKey {
+    store: Arc<dyn PlanStore>,
+    owner: String,
+    key: String,
+    claimed_at: DateTime<Utc>,
+}
+
+impl HeldKey {
+    async fn release(&self) {
+        if let Err(e) = self
+            .store
+            .release_key(&self.owner, &self.key, self.claimed_at)
+            .await
+        {
+            tracing::warn!(error = %e, "could not release an idempotency key");
+        }
+    }
 }
 
 impl ClaimedKey {
-    fn new(state: &PlanState, owner: &str, key: &str) -> Self {
+    fn new(state: &PlanState, owner: &str, key: &str, claimed_at: DateTime<Utc>) -> Self {
         Self {
-            held: Some((state.store.clone(), owner.to_owned(), key.to_owned())),
+            held: Some(HeldKey {
+                store: state.store.clone(),
+                owner: owner.to_owned(),
+                key: key.to_owned(),
+                claimed_at,
+            }),
         }
     }
 
@@ -359,8 +390,10 @@ impl ClaimedKey {
     }
 
     async fn abandon(mut self) {
-        if let Some((store, owner, key)) = self.held.take()
-            && let Err(e) = store.abandon_key(&owner, &key).await
+        if let Some(held) = self.held.take()
+            && let Err(e) = (held.store)
+                .abandon_key(&held.owner, &held.key, held.claimed_at)
+                .await
         {
             // Then it is taken over only once it times out, as a crashed request's.
             tracing::warn!(error = %e, "could not leave an idempotency key to its retry");
@@ -368,8 +401,8 @@ impl ClaimedKey {
     }
 
     async fn release(mut self) {
-        if let Some((store, owner, key)) = &self.held {
-            release_key(&**store, owner, key).await;
+        if let Some(held) = &self.held {
+            held.release().await;
         }
         // Only now: abandoned during the release above, the drop releases it instead.
         self.held = None;
@@ -378,15 +411,9 @@ impl ClaimedKey {
 
 impl Drop for ClaimedKey {
     fn drop(&mut self) {
-        if let Some((store, owner, key)) = self.held.take() {
-            tokio::spawn(async move { release_key(&*store, &owner, &key).await });
+        if let Some(held) = self.held.take() {
+            tokio::spawn(async move { held.release().await });
         }
-    }
-}
-
-async fn release_key(store: &dyn PlanStore, owner: &str, key: &str) {
-    if let Err(e) = store.release_key(owner, key).await {
-        tracing::warn!(error = %e, "could not release an idempotency key");
     }
 }
 

@@ -643,7 +643,7 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             "[{b}]"
         );
         store
-            .complete_key("ada", "k", "{\"done\":1}")
+            .complete_key("ada", "k", later, "{\"done\":1}")
             .await
             .unwrap();
         assert_eq!(
@@ -669,7 +669,7 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             Claim::New,
             "[{b}]"
         );
-        store.release_key("ada", "k").await.unwrap();
+        store.release_key("ada", "k", next_day).await.unwrap();
         assert_eq!(
             store.claim_key("ada", "k", "h3", next_day).await.unwrap(),
             Claim::New,
@@ -691,7 +691,7 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             store.claim_key("dee", "k", "h1", t0).await.unwrap(),
             Claim::New
         );
-        store.abandon_key("dee", "k").await.unwrap();
+        store.abandon_key("dee", "k", t0).await.unwrap();
         assert_eq!(
             store.claim_key("dee", "k", "h2", t0).await.unwrap(),
             Claim::Mismatch,
@@ -701,6 +701,36 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             store.claim_key("dee", "k", "h1", t0).await.unwrap(),
             Claim::New,
             "[{b}] taken over at once"
+        );
+
+        // An attempt that outlived its claim (made at t0, taken over at `later`) can neither
+        // free, answer for nor abandon the claim that replaced it.
+        assert_eq!(
+            store.claim_key("eve", "k", "h1", t0).await.unwrap(),
+            Claim::New
+        );
+        assert_eq!(
+            store.claim_key("eve", "k", "h1", later).await.unwrap(),
+            Claim::New,
+            "[{b}] timed out, taken over"
+        );
+        store.release_key("eve", "k", t0).await.unwrap();
+        store
+            .complete_key("eve", "k", t0, "{\"stale\":1}")
+            .await
+            .unwrap();
+        store.abandon_key("eve", "k", t0).await.unwrap();
+        assert_eq!(
+            store.claim_key("eve", "k", "h1", later).await.unwrap(),
+            Claim::InProgress,
+            "[{b}] the stale attempt left the new claim alone"
+        );
+        // The claim's own attempt still can.
+        store.release_key("eve", "k", later).await.unwrap();
+        assert_eq!(
+            store.claim_key("eve", "k", "h1", later).await.unwrap(),
+            Claim::New,
+            "[{b}] released by its own attempt"
         );
     }
 }

@@ -118,13 +118,35 @@ pub trait PlanStore: Send + Sync {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError>;
-    /// Records the response of the request that claimed `key`.
-    async fn complete_key(&self, owner: &str, key: &str, response: &str) -> Result<(), StoreError>;
-    /// Gives `key` up after a failed request, so a retry can run.
-    async fn release_key(&self, owner: &str, key: &str) -> Result<(), StoreError>;
-    /// Leaves `key`'s claim to be taken over at once, by the same request only (its hash is
-    /// kept): for a request whose plan was made but whose answer could not be recorded.
-    async fn abandon_key(&self, owner: &str, key: &str) -> Result<(), StoreError>;
+    // The three calls below act on one claim: the one made at `claimed_at` (the `now` given to
+    // `claim_key`). An attempt that outlived its claim finds the record of the request that took
+    // it over, made at a later time, and leaves it alone.
+
+    /// Records the response of the request that claimed `key` at `claimed_at`.
+    async fn complete_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+        response: &str,
+    ) -> Result<(), StoreError>;
+    /// Gives the claim on `key` made at `claimed_at` up after a failed request, so a retry can
+    /// run.
+    async fn release_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// Leaves the claim on `key` made at `claimed_at` to be taken over at once, by the same
+    /// request only (its hash is kept): for a request whose plan was made but whose answer
+    /// could not be recorded.
+    async fn abandon_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
 }
 
 /// Lower-cased title, description and tags: what `q` searches on SQLite.

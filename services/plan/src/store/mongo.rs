@@ -249,29 +249,53 @@ impl PlanStore for MongoPlanStore {
         })
     }
 
-    async fn complete_key(&self, owner: &str, key: &str, response: &str) -> Result<(), StoreError> {
+    async fn complete_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+        response: &str,
+    ) -> Result<(), StoreError> {
         self.keys
             .update_one(
-                doc! { "_id": key_id(owner, key) },
+                doc! { "_id": key_id(owner, key), "createdAt": sortable(&claimed_at) },
                 doc! { "$set": { "response": response } },
             )
             .await?;
         Ok(())
     }
 
-    async fn abandon_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+    async fn abandon_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.keys
             .update_one(
-                doc! { "_id": key_id(owner, key), "response": null },
+                doc! {
+                    "_id": key_id(owner, key),
+                    "createdAt": sortable(&claimed_at),
+                    "response": null,
+                },
                 doc! { "$set": { "createdAt": sortable(&super::ABANDONED_AT) } },
             )
             .await?;
         Ok(())
     }
 
-    async fn release_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+    async fn release_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.keys
-            .delete_one(doc! { "_id": key_id(owner, key), "response": null })
+            .delete_one(doc! {
+                "_id": key_id(owner, key),
+                "createdAt": sortable(&claimed_at),
+                "response": null,
+            })
             .await?;
         Ok(())
     }

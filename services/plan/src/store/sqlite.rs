@@ -238,35 +238,58 @@ impl PlanStore for SqlitePlanStore {
         Ok(claim)
     }
 
-    async fn complete_key(&self, owner: &str, key: &str, response: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE plan_idempotency SET response = $3 WHERE owner_id = $1 AND key = $2")
-            .bind(owner)
-            .bind(key)
-            .bind(response)
-            .execute(self.docs.pool())
-            .await?;
-        Ok(())
-    }
-
-    async fn abandon_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+    async fn complete_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+        response: &str,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE plan_idempotency SET created_at = $3
-             WHERE owner_id = $1 AND key = $2 AND response IS NULL",
+            "UPDATE plan_idempotency SET response = $4
+             WHERE owner_id = $1 AND key = $2 AND created_at = $3",
         )
         .bind(owner)
         .bind(key)
+        .bind(sortable(&claimed_at))
+        .bind(response)
+        .execute(self.docs.pool())
+        .await?;
+        Ok(())
+    }
+
+    async fn abandon_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE plan_idempotency SET created_at = $4
+             WHERE owner_id = $1 AND key = $2 AND created_at = $3 AND response IS NULL",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(sortable(&claimed_at))
         .bind(sortable(&super::ABANDONED_AT))
         .execute(self.docs.pool())
         .await?;
         Ok(())
     }
 
-    async fn release_key(&self, owner: &str, key: &str) -> Result<(), StoreError> {
+    async fn release_key(
+        &self,
+        owner: &str,
+        key: &str,
+        claimed_at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         sqlx::query(
-            "DELETE FROM plan_idempotency WHERE owner_id = $1 AND key = $2 AND response IS NULL",
+            "DELETE FROM plan_idempotency
+             WHERE owner_id = $1 AND key = $2 AND created_at = $3 AND response IS NULL",
         )
         .bind(owner)
         .bind(key)
+        .bind(sortable(&claimed_at))
         .execute(self.docs.pool())
         .await?;
         Ok(())
