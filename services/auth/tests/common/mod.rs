@@ -50,13 +50,23 @@ pub async fn sqlite_harness(extra: &[(&str, &str)]) -> Harness {
 
 pub async fn postgres_harness(extra: &[(&str, &str)], redis: &RedisConfig) -> Option<Harness> {
     let url = testing::fresh_postgres_database().await?;
-    let mut config = AuthConfig::from_env(env(&url, extra), &Default::default()).unwrap();
+    Some(postgres_harness_at(&url, extra, redis).await)
+}
+
+/// The service on the PostgreSQL database at `url` (for tests that also hold transactions of
+/// their own in it).
+pub async fn postgres_harness_at(
+    url: &str,
+    extra: &[(&str, &str)],
+    redis: &RedisConfig,
+) -> Harness {
+    let mut config = AuthConfig::from_env(env(url, extra), &Default::default()).unwrap();
     config.redis = Some(redis.clone());
     let store = plangen_auth::open_store(&config.database).await.unwrap();
     store.migrate().await.unwrap();
     let shared = SharedState::redis(redis, &testing::unique_prefix());
     let state = AuthState::with_parts(config, store, shared);
-    Some(Harness::start("postgres+redis", state, None).await)
+    Harness::start("postgres+redis", state, None).await
 }
 
 /// Every backend available, each with its own empty store.
