@@ -620,37 +620,76 @@ async fn deleting_the_account_deactivates_it() {
     }
 }
 
-/// The auth service on a fresh PostgreSQL database, a registered Ada, and two connections of
-/// the test's own to that database: one to hold Ada's row lock as a transaction in flight
-/// would, one to watch the service's statements wait for it.
-async fn postgres_with_ada() -> Option<(Harness, Tokens, sqlx::PgConnection, sqlx::PgConnection)> {
-    use sqlx::Connection as _;
-    let redis = plangen_core::testing::redis_config()?;
-    let url = plangen_core::testing::fresh_postgres_database().await?;
-    let h = postgres_harness_at(&url, &[], &redis).await;
-    let ada = h.register("ada@example.org", "ada").await;
-    let other = sqlx::PgConnection::connect(&url).await.unwrap();
-    let watcher = sqlx::PgConnection::connect(&url).await.unwrap();
-    Some((h, ada, other, watcher))
+/// Ada registered with the auth service on a fresh PostgreSQL database, and two connections
+/// of the test's own to it: `holder`, to lock Ada's row as a transaction in flight would, and
+/// `watcher`, to see the service's statements wait for that lock.
+struct AdaOnPostgres {
+    h: std::sync::Arc<Harness>,
+    ada: Tokens,
+    holder: sqlx::PgConnection,
+    watcher: sqlx::PgConnection,
 }
 
-/// Waits until `waiters` statements wait for a lock in `db`'s database. `db` must not be in a
-/// transaction: PostgreSQL keeps one snapshot of `pg_stat_activity` per transaction.
-async fn wait_for_lock_waiters(db: &mut sqlx::PgConnection, waiters: i64) {
-    for _ in 0..200 {
-        let waiting: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        )
-        .fetch_one(&mut *db)
-        .await
-        .unwrap();
-        if waiting >= waiters {
-            return;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+impl AdaOnPostgres {
+    async fn new() -> Option<Self> {
+        use sqlx::Connection as _;
+        let redis = plangen_core::testing::redis_config()?;
+        let url = plangen_core::testing::fresh_postgres_database().await?;
+        let h = postgres_harness_at(&url, &[], &redis).await;
+        let ada = h.register("ada@example.org", "ada").await;
+        Some(Self {
+            h: std::sync::Arc::new(h),
+            ada,
+            holder: sqlx::PgConnection::connect(&url).await.unwrap(),
+            watcher: sqlx::PgConnection::connect(&url).await.unwrap(),
+        })
     }
-    panic!("{waiters} statement(s) never came to wait for the lock");
+
+    /// Begins a transaction that runs `statement` (`$1`: Ada's id) and keeps her row locked.
+    async fn hold_row(&mut self, statement: &'static str) {
+        let id = self.ada.user["id"].as_str().unwrap().to_owned();
+        sqlx::query("BEGIN")
+            .execute(&mut self.holder)
+            .await
+            .unwrap();
+        sqlx::query(statement)
+            .bind(id)
+            .execute(&mut self.holder)
+            .await
+            .unwrap();
+    }
+
+    async fn release_row(&mut self) {
+        sqlx::query("COMMIT")
+            .execute(&mut self.holder)
+            .await
+            .unwrap();
+    }
+
+    /// Ada logs in with the right password, in the background.
+    fn start_login(&self) -> tokio::task::JoinHandle<reqwest::Response> {
+        let h = self.h.clone();
+        tokio::spawn(async move { h.login("ada", PASSWORD).await })
+    }
+
+    /// Waits until `waiters` statements wait for a lock. (The watcher is never in a
+    /// transaction: PostgreSQL keeps one snapshot of `pg_stat_activity` per transaction.)
+    async fn wait_for_lock_waiters(&mut self, waiters: i64) {
+        for _ in 0..200 {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            )
+            .fetch_one(&mut self.watcher)
+            .await
+            .unwrap();
+            if waiting >= waiters {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{waiters} statement(s) never came to wait for the lock");
+    }
 }
 
 #[tokio::test]
@@ -658,23 +697,14 @@ async fn on_postgres_a_login_that_meets_a_deactivation_in_flight_answers_account
     // The password was right and the account active when looked up, but the account is being
     // deactivated (its row locked by the deactivation's transaction): the session must not
     // begin, and the client hears why.
-    let Some((h, ada, mut other, mut watcher)) = postgres_with_ada().await else {
+    let Some(mut t) = AdaOnPostgres::new().await else {
         return;
     };
-    let id = ada.user["id"].as_str().unwrap().to_owned();
-    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
-    sqlx::query("UPDATE users SET is_active = FALSE WHERE id = $1")
-        .bind(&id)
-        .execute(&mut other)
-        .await
-        .unwrap();
-    let h = std::sync::Arc::new(h);
-    let login = tokio::spawn({
-        let h = h.clone();
-        async move { h.login("ada", PASSWORD).await }
-    });
-    wait_for_lock_waiters(&mut watcher, 1).await;
-    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    t.hold_row("UPDATE users SET is_active = FALSE WHERE id = $1")
+        .await;
+    let login = t.start_login();
+    t.wait_for_lock_waiters(1).await;
+    t.release_row().await;
     assert_problem(login.await.unwrap(), 403, "account-inactive").await;
 }
 
@@ -683,27 +713,18 @@ async fn on_postgres_a_session_begun_while_the_account_is_deleted_is_denied_too(
     // A login whose session begins between the deletion's listing of sessions and its
     // deactivation: the listing misses it, the deactivation revokes it, and its access token
     // must be denied at once like the others, not live on until it expires.
-    let Some((h, ada, mut other, mut watcher)) = postgres_with_ada().await else {
+    let Some(mut t) = AdaOnPostgres::new().await else {
         return;
     };
-    let id = ada.user["id"].as_str().unwrap().to_owned();
     // Ada's row held, so the login's session and then the deletion's deactivation queue on it
     // in that order, after the deletion has listed Ada's sessions.
-    sqlx::query("BEGIN").execute(&mut other).await.unwrap();
-    sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-        .bind(&id)
-        .execute(&mut other)
-        .await
-        .unwrap();
-    let h = std::sync::Arc::new(h);
-    let login = tokio::spawn({
-        let h = h.clone();
-        async move { h.login("ada", PASSWORD).await }
-    });
-    wait_for_lock_waiters(&mut watcher, 1).await;
+    t.hold_row("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+        .await;
+    let login = t.start_login();
+    t.wait_for_lock_waiters(1).await;
     let deletion = tokio::spawn({
-        let h = h.clone();
-        let access = ada.access.clone();
+        let h = t.h.clone();
+        let access = t.ada.access.clone();
         async move {
             h.http
                 .delete(h.url("/me"))
@@ -713,8 +734,8 @@ async fn on_postgres_a_session_begun_while_the_account_is_deleted_is_denied_too(
                 .unwrap()
         }
     });
-    wait_for_lock_waiters(&mut watcher, 2).await;
-    sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    t.wait_for_lock_waiters(2).await;
+    t.release_row().await;
 
     let login = login.await.unwrap();
     assert_eq!(
@@ -725,6 +746,7 @@ async fn on_postgres_a_session_begun_while_the_account_is_deleted_is_denied_too(
     );
     let late = tokens(login).await;
     assert_eq!(deletion.await.unwrap().status(), 204);
+    let h = &t.h;
     assert_problem(
         h.get_auth("/me", &late.access).await,
         401,
