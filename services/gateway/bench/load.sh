@@ -19,8 +19,12 @@
 #                                                       # Redis (REDIS_HOST/PORT, default local)
 # The targets take turns within each round and the median round is printed: on a machine
 # shared with other work the figures of one run swing by ±15%, the order of the targets by far
-# less. PROFILE=release (default) builds optimised; PROFILE=dev-opt builds the dev profile
-# with the Plangen crates at opt-level 3 (much cheaper when a dev build exists).
+# less. PROFILE=release (default) builds optimised (fat LTO, what ships); PROFILE=pgo builds
+# the release profile, runs it instrumented under a training load, and rebuilds it with that
+# profile (profile-guided optimisation; needs the llvm-profdata of rustc's LLVM version:
+# `apt-get install llvm-22` on Debian for Rust 1.95, or `rustup component add llvm-tools`);
+# PROFILE=dev-opt builds the dev profile with the Plangen crates at opt-level 3 (much cheaper
+# when a dev build exists).
 set -euo pipefail
 
 DURATION=${DURATION:-10s}
@@ -49,12 +53,72 @@ trap cleanup EXIT
 target_dir=${CARGO_TARGET_DIR:-target}
 case "$PROFILE" in
   release) flags=(--release); bin="$target_dir/release/examples/bench_servers" ;;
+  pgo)     flags=(--release); bin="$target_dir/pgo/release/examples/bench_servers" ;;
   dev-opt) flags=(--config 'profile.dev.package.plangen-gateway.opt-level=3'
                   --config 'profile.dev.package.plangen-core.opt-level=3')
            bin="$target_dir/debug/examples/bench_servers" ;;
   *)       flags=(); bin="$target_dir/debug/examples/bench_servers" ;;
 esac
-cargo build -q -p plangen-gateway --example bench_servers "${flags[@]}"
+
+# Waits until each log file named has a `ready` line (the servers print one when listening).
+wait_ready() {
+  for _ in $(seq 1 300); do
+    [[ $(grep -l '^ready' "$@" 2>/dev/null | wc -l) == $# ]] && return 0
+    sleep 0.1
+  done
+  cat "$@" >&2
+  exit 1
+}
+
+# PROFILE=pgo: build instrumented (own target directory, `<target>/pgo`), train on the
+# benchmark's requests and a few others every answer path takes (an unknown /api route, a
+# missing token, a CORS preflight), merge the profile, rebuild with it. The training load
+# runs on the same ports before the measured servers start.
+pgo_build() {
+  local llvm host profdata candidate data="$work/pgo-data" pgo_target="$target_dir/pgo"
+  llvm=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
+  host=$(rustc -vV | sed -n 's/^host: //p')
+  profdata=
+  for candidate in "llvm-profdata-$llvm" "/usr/lib/llvm-$llvm/bin/llvm-profdata" \
+      "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"; do
+    if command -v "$candidate" >/dev/null; then profdata=$candidate; break; fi
+  done
+  [[ -n $profdata ]] || { echo "PROFILE=pgo needs llvm-profdata of LLVM $llvm" \
+    "(apt-get install llvm-$llvm, or rustup component add llvm-tools)" >&2; exit 1; }
+  CARGO_TARGET_DIR=$pgo_target RUSTFLAGS="-Cprofile-generate=$data" \
+    cargo build -q -p plangen-gateway --example bench_servers --release
+  local trained="$pgo_target/release/examples/bench_servers" train_pids=()
+  BENCH_UPSTREAM_PORT=$UPSTREAM_PORT RUST_LOG=off LLVM_PROFILE_FILE="$data/upstream-%p.profraw" \
+    "$trained" upstream >"$work/train-upstream.log" 2>&1 &
+  train_pids+=($!)
+  BENCH_UPSTREAM_PORT=$UPSTREAM_PORT BENCH_GATEWAY_PORT=$GATEWAY_PORT BENCH_BARE_PORT=$BARE_PORT \
+    RUST_LOG=off LLVM_PROFILE_FILE="$data/gateway-%p.profraw" \
+    "$trained" gateway >/dev/null 2>"$work/train-gateway.log" &
+  train_pids+=($!)
+  wait_ready "$work/train-gateway.log" "$work/train-upstream.log"
+  local train_token bearer
+  train_token=$(sed -n 's/^TOKEN=//p' "$work/train-gateway.log")
+  bearer="Authorization: Bearer $train_token"
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d10s -H "$bearer" "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$bearer" "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" >/dev/null
+  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$bearer" "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" >/dev/null
+  wrk -t1 -c4 -d2s -H "$bearer" "http://127.0.0.1:$GATEWAY_PORT/api/v1/nothing" >/dev/null
+  wrk -t1 -c4 -d2s "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
+  echo 'wrk.method = "OPTIONS"' >"$work/options.lua"
+  wrk -t1 -c4 -d2s -s "$work/options.lua" -H 'Origin: http://localhost:5173' \
+    -H 'Access-Control-Request-Method: GET' "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
+  kill -TERM "${train_pids[@]}"
+  wait "${train_pids[@]}" || true # the profile is written at exit
+  "$profdata" merge -o "$work/pgo.profdata" "$data"
+  CARGO_TARGET_DIR=$pgo_target RUSTFLAGS="-Cprofile-use=$work/pgo.profdata" \
+    cargo build -q -p plangen-gateway --example bench_servers --release
+}
+
+if [[ $PROFILE == pgo ]]; then
+  pgo_build
+else
+  cargo build -q -p plangen-gateway --example bench_servers "${flags[@]}"
+fi
 
 # Upstream and gateway in separate processes, as deployed (and as nginx is measured).
 BENCH_UPSTREAM_PORT=$UPSTREAM_PORT RUST_LOG=off "$bin" upstream >"$work/upstream.log" 2>&1 &
@@ -66,11 +130,7 @@ BENCH_UPSTREAM_PORT=$UPSTREAM_PORT BENCH_GATEWAY_PORT=$GATEWAY_PORT BENCH_BARE_P
   RUST_LOG=$log_level "$bin" gateway >/dev/null 2>"$work/gateway.log" &
 gateway_pid=$!
 pids+=($gateway_pid)
-for _ in $(seq 1 100); do
-  [[ $(grep -l '^ready' "$work/gateway.log" "$work/upstream.log" 2>/dev/null | wc -l) == 2 ]] && break
-  sleep 0.1
-done
-grep -q '^ready' "$work/gateway.log" || { cat "$work/gateway.log" >&2; exit 1; }
+wait_ready "$work/gateway.log" "$work/upstream.log"
 token=$(sed -n 's/^TOKEN=//p' "$work/gateway.log")
 
 # nginx as the reference: `plain` proxies only; `edge` also does what it can of the
