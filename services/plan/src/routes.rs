@@ -28,7 +28,7 @@ use crate::model::{
     Priority, Recurrence, Status, check_timezone, parse_date, parse_datetime,
 };
 use crate::schedule::{DEFAULT_TIME, Entry, TooMany, expand, resolve_local};
-use crate::store::{Claim, ListQuery, PlanStore, SortField, StoreError};
+use crate::store::{Claim, ClaimRef, ListQuery, PlanStore, SortField, StoreError};
 
 const BASE: &str = "/api/plans";
 /// Longest schedule range, and most entries one schedule answers with.
@@ -290,27 +290,19 @@ where
         .map_err(store_problem)?;
     match claim {
         Claim::New => {
-            let claimed = ClaimedKey::new(state, &user.user_id, key, claimed_at);
+            let claimed = ClaimedKey::new(
+                state,
+                ClaimRef {
+                    owner: user.user_id.clone(),
+                    key: key.to_owned(),
+                    claimed_at,
+                },
+            );
             let id = idempotent_plan_id(&user.user_id, key, &hash);
             match made_once(state, user, id, make).await {
                 Ok((plan, made_before)) => {
                     let body = serde_json::to_string(&plan).map_err(Problem::internal)?;
-                    let recorded = state
-                        .store
-                        .complete_key(&user.user_id, key, claimed_at, &body)
-                        .await;
-                    match recorded {
-                        Ok(()) => claimed.keep(),
-                        Err(e) => {
-                            // The plan exists under the id this key and body make, so the claim
-                            // is left to be taken over at once, by this same request only (its
-                            // hash stays): the retry then finds that plan (`made_once`) instead
-                            // of meeting a 409 until the claim times out, and another body under
-                            // the key is still a 422.
-                            tracing::warn!(error = %e, "could not record an idempotent response");
-                            claimed.abandon().await;
-                        }
-                    }
+                    claimed.record(&body).await;
                     Ok(if made_before {
                         replayed(&plan)
                     } else {
@@ -336,10 +328,10 @@ where
     }
 }
 
-/// An `Idempotency-Key` this request claimed: kept once its answer is recorded ([`keep`]),
+/// An `Idempotency-Key` this request claimed: kept once its answer is recorded ([`record`]),
 /// left to this request's retry when its plan was made but the answer could not be recorded
-/// ([`abandon`]), given up when the work failed ([`release`], awaited, so the client's retry
-/// finds it free)
+/// (also [`record`]), given up when the work failed ([`release`], awaited, so the client's
+/// retry finds it free)
 /// and also when the request is abandoned before either (its future dropped:
 /// `REQUEST_TIMEOUT_MS`, a closed connection), so the retry runs at once instead of meeting a
 /// 409 until the claim can be taken over. Safe even if the abandoned attempt's write still
@@ -347,8 +339,7 @@ where
 /// this request's claim only (by its time): an attempt that outlived its claim cannot free or
 /// answer for the request that took the key over.
 ///
-/// [`keep`]: ClaimedKey::keep
-/// [`abandon`]: ClaimedKey::abandon
+/// [`record`]: ClaimedKey::record
 /// [`release`]: ClaimedKey::release
 struct ClaimedKey {
     held: Option<HeldKey>,
@@ -356,47 +347,42 @@ struct ClaimedKey {
 
 struct HeldKey {
     store: Arc<dyn PlanStore>,
-    owner: String,
-    key: String,
-    claimed_at: DateTime<Utc>,
+    claim: ClaimRef,
 }
 
 impl HeldKey {
     async fn release(&self) {
-        if let Err(e) = self
-            .store
-            .release_key(&self.owner, &self.key, self.claimed_at)
-            .await
-        {
+        if let Err(e) = self.store.release_key(&self.claim).await {
             tracing::warn!(error = %e, "could not release an idempotency key");
         }
     }
 }
 
 impl ClaimedKey {
-    fn new(state: &PlanState, owner: &str, key: &str, claimed_at: DateTime<Utc>) -> Self {
+    fn new(state: &PlanState, claim: ClaimRef) -> Self {
         Self {
             held: Some(HeldKey {
                 store: state.store.clone(),
-                owner: owner.to_owned(),
-                key: key.to_owned(),
-                claimed_at,
+                claim,
             }),
         }
     }
 
-    fn keep(mut self) {
-        self.held = None;
-    }
-
-    async fn abandon(mut self) {
-        if let Some(held) = self.held.take()
-            && let Err(e) = (held.store)
-                .abandon_key(&held.owner, &held.key, held.claimed_at)
-                .await
-        {
-            // Then it is taken over only once it times out, as a crashed request's.
-            tracing::warn!(error = %e, "could not leave an idempotency key to its retry");
+    /// Records `answer` for replays and keeps the key. If it cannot be recorded, the plan
+    /// still exists under the id this key and body make, so the claim is left to be taken over
+    /// at once, by this same request only (its hash stays): the retry then finds that plan
+    /// (`made_once`) instead of meeting a 409 until the claim times out, and another body under
+    /// the key is still a 422.
+    async fn record(mut self, answer: &str) {
+        let Some(held) = &self.held else { return };
+        let recorded = held.store.complete_key(&held.claim, answer).await;
+        // Only now: dropped while recording, the drop releases the key instead.
+        if let (Err(e), Some(held)) = (recorded, self.held.take()) {
+            tracing::warn!(error = %e, "could not record an idempotent response");
+            if let Err(e) = held.store.abandon_key(&held.claim).await {
+                // Then it is taken over only once it times out, as a crashed request's.
+                tracing::warn!(error = %e, "could not leave an idempotency key to its retry");
+            }
         }
     }
 

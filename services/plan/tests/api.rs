@@ -615,7 +615,13 @@ async fn a_retry_after_the_answer_could_not_be_recorded_replays_the_plan_at_once
 
 #[tokio::test]
 async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
-    use plangen_plan::store::Claim;
+    use plangen_plan::store::{Claim, ClaimRef};
+    // Key "k" of `owner`, as claimed at `claimed_at`.
+    let claim = |owner: &str, claimed_at| ClaimRef {
+        owner: owner.to_owned(),
+        key: "k".to_owned(),
+        claimed_at,
+    };
     for h in harnesses().await {
         let b = h.backend;
         let store = h.state.store.clone();
@@ -643,7 +649,7 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             "[{b}]"
         );
         store
-            .complete_key("ada", "k", later, "{\"done\":1}")
+            .complete_key(&claim("ada", later), "{\"done\":1}")
             .await
             .unwrap();
         assert_eq!(
@@ -669,7 +675,7 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             Claim::New,
             "[{b}]"
         );
-        store.release_key("ada", "k", next_day).await.unwrap();
+        store.release_key(&claim("ada", next_day)).await.unwrap();
         assert_eq!(
             store.claim_key("ada", "k", "h3", next_day).await.unwrap(),
             Claim::New,
@@ -691,7 +697,7 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             store.claim_key("dee", "k", "h1", t0).await.unwrap(),
             Claim::New
         );
-        store.abandon_key("dee", "k", t0).await.unwrap();
+        store.abandon_key(&claim("dee", t0)).await.unwrap();
         assert_eq!(
             store.claim_key("dee", "k", "h2", t0).await.unwrap(),
             Claim::Mismatch,
@@ -714,19 +720,19 @@ async fn idempotency_records_expire_and_abandoned_claims_are_taken_over() {
             Claim::New,
             "[{b}] timed out, taken over"
         );
-        store.release_key("eve", "k", t0).await.unwrap();
+        store.release_key(&claim("eve", t0)).await.unwrap();
         store
-            .complete_key("eve", "k", t0, "{\"stale\":1}")
+            .complete_key(&claim("eve", t0), "{\"stale\":1}")
             .await
             .unwrap();
-        store.abandon_key("eve", "k", t0).await.unwrap();
+        store.abandon_key(&claim("eve", t0)).await.unwrap();
         assert_eq!(
             store.claim_key("eve", "k", "h1", later).await.unwrap(),
             Claim::InProgress,
             "[{b}] the stale attempt left the new claim alone"
         );
         // The claim's own attempt still can.
-        store.release_key("eve", "k", later).await.unwrap();
+        store.release_key(&claim("eve", later)).await.unwrap();
         assert_eq!(
             store.claim_key("eve", "k", "h1", later).await.unwrap(),
             Claim::New,

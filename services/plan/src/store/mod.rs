@@ -78,6 +78,17 @@ pub enum Claim {
     Mismatch,
 }
 
+/// One claim on an idempotency key: `owner`'s `key` as claimed at `claimed_at` (the `now` given
+/// to [`PlanStore::claim_key`]). Completing, releasing and abandoning act on this claim only: a
+/// request that took the key over made a claim of a later time, which an attempt that outlived
+/// its own leaves alone.
+#[derive(Clone, Debug)]
+pub struct ClaimRef {
+    pub owner: String,
+    pub key: String,
+    pub claimed_at: DateTime<Utc>,
+}
+
 /// How long a finished request's key is remembered, and after how long an unfinished claim
 /// (a crashed request) may be taken over.
 pub const KEY_TTL: chrono::Duration = chrono::Duration::hours(24);
@@ -118,35 +129,13 @@ pub trait PlanStore: Send + Sync {
         request_hash: &str,
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError>;
-    // The three calls below act on one claim: the one made at `claimed_at` (the `now` given to
-    // `claim_key`). An attempt that outlived its claim finds the record of the request that took
-    // it over, made at a later time, and leaves it alone.
-
-    /// Records the response of the request that claimed `key` at `claimed_at`.
-    async fn complete_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-        response: &str,
-    ) -> Result<(), StoreError>;
-    /// Gives the claim on `key` made at `claimed_at` up after a failed request, so a retry can
-    /// run.
-    async fn release_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
-    /// Leaves the claim on `key` made at `claimed_at` to be taken over at once, by the same
-    /// request only (its hash is kept): for a request whose plan was made but whose answer
-    /// could not be recorded.
-    async fn abandon_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-    ) -> Result<(), StoreError>;
+    /// Records the response of the request that made `claim`.
+    async fn complete_key(&self, claim: &ClaimRef, response: &str) -> Result<(), StoreError>;
+    /// Gives `claim` up after a failed request, so a retry can run.
+    async fn release_key(&self, claim: &ClaimRef) -> Result<(), StoreError>;
+    /// Leaves `claim` to be taken over at once, by the same request only (its hash is kept):
+    /// for a request whose plan was made but whose answer could not be recorded.
+    async fn abandon_key(&self, claim: &ClaimRef) -> Result<(), StoreError>;
 }
 
 /// Lower-cased title, description and tags: what `q` searches on SQLite.

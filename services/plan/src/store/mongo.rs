@@ -18,7 +18,7 @@ use plangen_core::mongo_documents::{
     MongoDocuments, keyset_filter, keyset_sort, named_index, search_index,
 };
 
-use super::{CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError};
+use super::{CLAIM_TIMEOUT, Claim, ClaimRef, KEY_TTL, ListQuery, PlanStore, SortField, StoreError};
 use crate::http::{Direction, sortable};
 use crate::model::Plan;
 
@@ -249,56 +249,45 @@ impl PlanStore for MongoPlanStore {
         })
     }
 
-    async fn complete_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-        response: &str,
-    ) -> Result<(), StoreError> {
+    async fn complete_key(&self, claim: &ClaimRef, response: &str) -> Result<(), StoreError> {
         self.keys
             .update_one(
-                doc! { "_id": key_id(owner, key), "createdAt": sortable(&claimed_at) },
+                claim_filter(claim),
                 doc! { "$set": { "response": response } },
             )
             .await?;
         Ok(())
     }
 
-    async fn abandon_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn abandon_key(&self, claim: &ClaimRef) -> Result<(), StoreError> {
         self.keys
             .update_one(
-                doc! {
-                    "_id": key_id(owner, key),
-                    "createdAt": sortable(&claimed_at),
-                    "response": null,
-                },
+                unfinished_claim_filter(claim),
                 doc! { "$set": { "createdAt": sortable(&super::ABANDONED_AT) } },
             )
             .await?;
         Ok(())
     }
 
-    async fn release_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.keys
-            .delete_one(doc! {
-                "_id": key_id(owner, key),
-                "createdAt": sortable(&claimed_at),
-                "response": null,
-            })
-            .await?;
+    async fn release_key(&self, claim: &ClaimRef) -> Result<(), StoreError> {
+        self.keys.delete_one(unfinished_claim_filter(claim)).await?;
         Ok(())
     }
+}
+
+/// `claim`'s idempotency record, and no later claim on the same key.
+fn claim_filter(claim: &ClaimRef) -> Document {
+    doc! {
+        "_id": key_id(&claim.owner, &claim.key),
+        "createdAt": sortable(&claim.claimed_at),
+    }
+}
+
+/// `claim`'s record while it has no response recorded.
+fn unfinished_claim_filter(claim: &ClaimRef) -> Document {
+    let mut filter = claim_filter(claim);
+    filter.insert("response", bson::Bson::Null);
+    filter
 }
 
 #[cfg(test)]

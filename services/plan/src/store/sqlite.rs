@@ -13,7 +13,8 @@ use sqlx::migrate::Migrator;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{
-    CLAIM_TIMEOUT, Claim, KEY_TTL, ListQuery, PlanStore, SortField, StoreError, search_text,
+    CLAIM_TIMEOUT, Claim, ClaimRef, KEY_TTL, ListQuery, PlanStore, SortField, StoreError,
+    search_text,
 };
 use crate::http::sortable;
 use crate::model::Plan;
@@ -238,60 +239,42 @@ impl PlanStore for SqlitePlanStore {
         Ok(claim)
     }
 
-    async fn complete_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-        response: &str,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE plan_idempotency SET response = $4
-             WHERE owner_id = $1 AND key = $2 AND created_at = $3",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(sortable(&claimed_at))
-        .bind(response)
-        .execute(self.docs.pool())
-        .await?;
-        Ok(())
+    async fn complete_key(&self, claim: &ClaimRef, response: &str) -> Result<(), StoreError> {
+        let sql = "UPDATE plan_idempotency SET response = $4
+                   WHERE owner_id = $1 AND key = $2 AND created_at = $3";
+        self.on_claim(sql, claim, Some(response.to_owned())).await
     }
 
-    async fn abandon_key(
-        &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE plan_idempotency SET created_at = $4
-             WHERE owner_id = $1 AND key = $2 AND created_at = $3 AND response IS NULL",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(sortable(&claimed_at))
-        .bind(sortable(&super::ABANDONED_AT))
-        .execute(self.docs.pool())
-        .await?;
-        Ok(())
+    async fn abandon_key(&self, claim: &ClaimRef) -> Result<(), StoreError> {
+        let sql = "UPDATE plan_idempotency SET created_at = $4
+                   WHERE owner_id = $1 AND key = $2 AND created_at = $3 AND response IS NULL";
+        let abandoned_at = sortable(&super::ABANDONED_AT);
+        self.on_claim(sql, claim, Some(abandoned_at)).await
     }
 
-    async fn release_key(
+    async fn release_key(&self, claim: &ClaimRef) -> Result<(), StoreError> {
+        let sql = "DELETE FROM plan_idempotency
+                   WHERE owner_id = $1 AND key = $2 AND created_at = $3 AND response IS NULL";
+        self.on_claim(sql, claim, None).await
+    }
+}
+
+impl SqlitePlanStore {
+    /// Runs `sql` on `claim`'s idempotency record: `$1`–`$3` are the claim, `$4` is `value`.
+    async fn on_claim(
         &self,
-        owner: &str,
-        key: &str,
-        claimed_at: DateTime<Utc>,
+        sql: &'static str,
+        claim: &ClaimRef,
+        value: Option<String>,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "DELETE FROM plan_idempotency
-             WHERE owner_id = $1 AND key = $2 AND created_at = $3 AND response IS NULL",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(sortable(&claimed_at))
-        .execute(self.docs.pool())
-        .await?;
+        let mut query = sqlx::query(sql)
+            .bind(&claim.owner)
+            .bind(&claim.key)
+            .bind(sortable(&claim.claimed_at));
+        if let Some(value) = value {
+            query = query.bind(value);
+        }
+        query.execute(self.docs.pool()).await?;
         Ok(())
     }
 }
