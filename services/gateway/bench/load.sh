@@ -53,21 +53,36 @@ trap cleanup EXIT
 target_dir=${CARGO_TARGET_DIR:-target}
 case "$PROFILE" in
   release) flags=(--release); bin="$target_dir/release/examples/bench_servers" ;;
-  pgo)     flags=(--release); bin="$target_dir/pgo/release/examples/bench_servers" ;;
+  pgo)     flags=(); bin="$target_dir/pgo/release/examples/bench_servers" ;; # pgo_build
   dev-opt) flags=(--config 'profile.dev.package.plangen-gateway.opt-level=3'
                   --config 'profile.dev.package.plangen-core.opt-level=3')
            bin="$target_dir/debug/examples/bench_servers" ;;
   *)       flags=(); bin="$target_dir/debug/examples/bench_servers" ;;
 esac
 
-# Waits until each log file named has a `ready` line (the servers print one when listening).
-wait_ready() {
+# Starts `$1 upstream` and `$1 gateway` (upstream and gateway in separate processes, as
+# deployed and as nginx is measured), logs in `$2-upstream.log` and `$2-gateway.log`, the
+# gateway's RUST_LOG `$3`, the rest of the arguments extra environment for both; waits until
+# both listen. Sets upstream_pid, gateway_pid and token (a valid bearer token the gateway made).
+start_servers() {
+  local bin=$1 logs=$2 gateway_log_level=$3
+  shift 3
+  env "$@" BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" RUST_LOG=off \
+    "$bin" upstream >"$logs-upstream.log" 2>&1 &
+  upstream_pid=$!
+  env "$@" BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" BENCH_GATEWAY_PORT="$GATEWAY_PORT" \
+    BENCH_BARE_PORT="$BARE_PORT" RUST_LOG="$gateway_log_level" \
+    "$bin" gateway >/dev/null 2>"$logs-gateway.log" &
+  gateway_pid=$!
+  pids+=("$upstream_pid" "$gateway_pid")
+  local _ ready=0
   for _ in $(seq 1 300); do
-    [[ $(grep -l '^ready' "$@" 2>/dev/null | wc -l) == $# ]] && return 0
+    ready=$(grep -l '^ready' "$logs-upstream.log" "$logs-gateway.log" 2>/dev/null | wc -l)
+    [[ $ready == 2 ]] && break
     sleep 0.1
   done
-  cat "$@" >&2
-  exit 1
+  [[ $ready == 2 ]] || { cat "$logs-upstream.log" "$logs-gateway.log" >&2; exit 1; }
+  token=$(sed -n 's/^TOKEN=//p' "$logs-gateway.log")
 }
 
 # PROFILE=pgo: build instrumented (own target directory, `<target>/pgo`), train on the
@@ -87,18 +102,9 @@ pgo_build() {
     "(apt-get install llvm-$llvm, or rustup component add llvm-tools)" >&2; exit 1; }
   CARGO_TARGET_DIR=$pgo_target RUSTFLAGS="-Cprofile-generate=$data" \
     cargo build -q -p plangen-gateway --example bench_servers --release
-  local trained="$pgo_target/release/examples/bench_servers" train_pids=()
-  BENCH_UPSTREAM_PORT=$UPSTREAM_PORT RUST_LOG=off LLVM_PROFILE_FILE="$data/upstream-%p.profraw" \
-    "$trained" upstream >"$work/train-upstream.log" 2>&1 &
-  train_pids+=($!)
-  BENCH_UPSTREAM_PORT=$UPSTREAM_PORT BENCH_GATEWAY_PORT=$GATEWAY_PORT BENCH_BARE_PORT=$BARE_PORT \
-    RUST_LOG=off LLVM_PROFILE_FILE="$data/gateway-%p.profraw" \
-    "$trained" gateway >/dev/null 2>"$work/train-gateway.log" &
-  train_pids+=($!)
-  wait_ready "$work/train-gateway.log" "$work/train-upstream.log"
-  local train_token bearer
-  train_token=$(sed -n 's/^TOKEN=//p' "$work/train-gateway.log")
-  bearer="Authorization: Bearer $train_token"
+  start_servers "$pgo_target/release/examples/bench_servers" "$work/train" off \
+    LLVM_PROFILE_FILE="$data/%p.profraw"
+  local bearer="Authorization: Bearer $token"
   wrk -t"$THREADS" -c"$CONNECTIONS" -d10s -H "$bearer" "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
   wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$bearer" "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" >/dev/null
   wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$bearer" "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" >/dev/null
@@ -107,8 +113,8 @@ pgo_build() {
   echo 'wrk.method = "OPTIONS"' >"$work/options.lua"
   wrk -t1 -c4 -d2s -s "$work/options.lua" -H 'Origin: http://localhost:5173' \
     -H 'Access-Control-Request-Method: GET' "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
-  kill -TERM "${train_pids[@]}"
-  wait "${train_pids[@]}" || true # the profile is written at exit
+  kill -TERM "$upstream_pid" "$gateway_pid"
+  wait "$upstream_pid" "$gateway_pid" || true # the profile is written at exit
   "$profdata" merge -o "$work/pgo.profdata" "$data"
   CARGO_TARGET_DIR=$pgo_target RUSTFLAGS="-Cprofile-use=$work/pgo.profdata" \
     cargo build -q -p plangen-gateway --example bench_servers --release
@@ -120,18 +126,9 @@ else
   cargo build -q -p plangen-gateway --example bench_servers "${flags[@]}"
 fi
 
-# Upstream and gateway in separate processes, as deployed (and as nginx is measured).
-BENCH_UPSTREAM_PORT=$UPSTREAM_PORT RUST_LOG=off "$bin" upstream >"$work/upstream.log" 2>&1 &
-upstream_pid=$!
-pids+=($upstream_pid)
 # BENCH_ACCESS_LOG=1: the gateway writes its JSON access log (to /dev/null) and nginx its own.
 if [[ ${BENCH_ACCESS_LOG:-0} == 1 ]]; then log_level=info; nginx_log=/dev/null; else log_level=off; nginx_log=off; fi
-BENCH_UPSTREAM_PORT=$UPSTREAM_PORT BENCH_GATEWAY_PORT=$GATEWAY_PORT BENCH_BARE_PORT=$BARE_PORT \
-  RUST_LOG=$log_level "$bin" gateway >/dev/null 2>"$work/gateway.log" &
-gateway_pid=$!
-pids+=($gateway_pid)
-wait_ready "$work/gateway.log" "$work/upstream.log"
-token=$(sed -n 's/^TOKEN=//p' "$work/gateway.log")
+start_servers "$bin" "$work/bench" "$log_level"
 
 # nginx as the reference: `plain` proxies only; `edge` also does what it can of the
 # gateway's edge policy (it cannot verify a JWT or send RateLimit headers without modules).
