@@ -5,7 +5,7 @@ CARGO ?= cargo
 NPM ?= npm
 FRONTEND := frontend
 
-.PHONY: run build frontend frontend-deps test test-rust test-frontend test-browser test-operator \
+.PHONY: run build release frontend frontend-deps test test-rust test-frontend test-browser test-operator \
         lint fmt bench e2e crds clean tools
 
 ## run: build the SPA and every service, then start the platform on http://localhost:3000
@@ -14,6 +14,11 @@ run: frontend
 
 build: frontend
 	$(CARGO) build -p plangen
+
+## release: the `plangen` binary as the image ships it — release profile, profile-guided
+## (trained on the platform's workload; PGO_DATABASE_URL adds the deployed shape), target/pgo/plangen
+release: frontend
+	services/plangen/pgo-build.sh target/pgo/plangen
 
 frontend-deps:
 	@if [ ! -d $(FRONTEND)/node_modules ] || [ $(FRONTEND)/package-lock.json -nt $(FRONTEND)/node_modules/.package-lock.json ]; then \

@@ -12,12 +12,25 @@ COPY frontend/ ./
 RUN npm run build
 
 FROM rust:1.95-bookworm AS build
+# Profile-guided build (services/plangen/pgo-build.sh): llvm-profdata from rustup, and
+# PostgreSQL and Redis for the training run of the services as deployed (MongoDB is not in
+# Debian: template and plan train on SQLite and the embedded store).
+RUN rustup component add llvm-tools \
+ && apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql redis-server \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+COPY --from=spa /src/frontend/dist frontend/dist
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --locked --release -p plangen \
- && cp target/release/plangen /plangen
+    pg_ctlcluster 15 main start \
+ && su postgres -c "psql -qc \"ALTER USER postgres PASSWORD 'pgo'\"" \
+ && su postgres -c "createdb plangen_pgo" \
+ && redis-server --daemonize yes --save '' --appendonly no \
+ && PGO_DATABASE_URL=postgres://postgres:pgo@127.0.0.1:5432/plangen_pgo \
+    services/plangen/pgo-build.sh /plangen \
+ && redis-cli shutdown nosave && pg_ctlcluster 15 main stop
 
 # distroless/cc: glibc and CA certificates, no shell, uid 65532 — matches the operator's
 # runAsUser and readOnlyRootFilesystem (the services write only to /tmp, an emptyDir).
