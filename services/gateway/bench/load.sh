@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load benchmark: requests/s, p50/p99 latency and CPU per request for one GET
 #   1. directly against the upstream,
-#   2. through the Plangen gateway (every edge layer on, JWT checked, rate limited),
+#   2. through the Plangen gateway — the `plangen` binary's `gateway`, configured by environment
+#      as deployed (every edge layer on, JWT checked, rate limited),
 #   3. through the gateway's proxy alone (no edge layer), to separate proxy and policy cost,
 #   4. through nginx as a plain reverse proxy on the same upstream,
 #   5. through nginx doing the part of the gateway's edge work nginx can do (Helmet's headers,
@@ -17,12 +18,16 @@
 #   BENCH_ACCESS_LOG=1 services/gateway/bench/load.sh   # JSON access log on (gateway and nginx)
 #   BENCH_REDIS=1 services/gateway/bench/load.sh        # gateway counts and checks sessions in
 #                                                       # Redis (REDIS_HOST/PORT, default local)
+#   PROFILE=pgo PLANGEN_BIN=target/pgo/plangen services/gateway/bench/load.sh
+#                                  # measure a `plangen` built before (`make release`)
 # The targets take turns within each round and the median round is printed: on a machine
 # shared with other work the figures of one run swing by ±15%, the order of the targets by far
-# less. PROFILE=release (default) builds optimised (fat LTO, what ships); PROFILE=pgo builds
-# the release profile, runs it instrumented under a training load, and rebuilds it with that
-# profile (profile-guided optimisation; needs the llvm-profdata of rustc's LLVM version:
-# `apt-get install llvm-22` on Debian for Rust 1.95, or `rustup component add llvm-tools`);
+# less. PROFILE=release (default) builds optimised (fat LTO); PROFILE=pgo measures the
+# `plangen` binary that ships, built by services/plangen/pgo-build.sh (release profile,
+# instrumented, trained on the platform's workload — not on this benchmark's request —, rebuilt
+# with the profile; needs the llvm-profdata of rustc's LLVM version: `apt-get install llvm-22`
+# on Debian for Rust 1.95, or `rustup component add llvm-tools`; PGO_DATABASE_URL and
+# PGO_MONGODB_URL are passed on to it);
 # PROFILE=dev-opt builds the dev profile with the Plangen crates at opt-level 3 (much cheaper
 # when a dev build exists).
 set -euo pipefail
@@ -36,6 +41,7 @@ GATEWAY_PORT=${BENCH_GATEWAY_PORT:-18080}
 NGINX_PORT=${BENCH_NGINX_PORT:-18082}
 NGINX_EDGE_PORT=${BENCH_NGINX_EDGE_PORT:-18085}
 BARE_PORT=${BENCH_BARE_PORT:-18083}
+REF_PORT=${BENCH_REF_PORT:-18084}
 PROFILE=${PROFILE:-release}
 PATH_UNDER_TEST=/api/templates/bench
 
@@ -51,84 +57,65 @@ cleanup() {
 trap cleanup EXIT
 
 target_dir=${CARGO_TARGET_DIR:-target}
+# The gateway measured is the `plangen` binary's (`plangen gateway`, configured as deployed);
+# `bench_servers` (services/gateway/examples) serves the upstream, mints the token and runs the
+# proxy alone.
 case "$PROFILE" in
-  release) flags=(--release); bin="$target_dir/release/examples/bench_servers" ;;
-  pgo)     flags=(); bin="$target_dir/pgo/release/examples/bench_servers" ;; # pgo_build
+  release|pgo) flags=(--release); out=release ;;
   dev-opt) flags=(--config 'profile.dev.package.plangen-gateway.opt-level=3'
-                  --config 'profile.dev.package.plangen-core.opt-level=3')
-           bin="$target_dir/debug/examples/bench_servers" ;;
-  *)       flags=(); bin="$target_dir/debug/examples/bench_servers" ;;
+                  --config 'profile.dev.package.plangen-core.opt-level=3'
+                  --config 'profile.dev.package.plangen.opt-level=3')
+           out=debug ;;
+  *)       flags=(); out=debug ;;
 esac
+cargo build -q -p plangen-gateway --example bench_servers "${flags[@]}"
+bench_bin=$target_dir/$out/examples/bench_servers
+if [[ -n ${PLANGEN_BIN:-} ]]; then
+  plangen_bin=$PLANGEN_BIN # a binary built before (`make release`: target/pgo/plangen)
+elif [[ $PROFILE == pgo ]]; then
+  # What ships: built and trained by the same script as the image (services/plangen/pgo-build.sh).
+  services/plangen/pgo-build.sh "$work/plangen"
+  plangen_bin=$work/plangen
+else
+  cargo build -q -p plangen --bin plangen "${flags[@]}"
+  plangen_bin=$target_dir/$out/plangen
+fi
+secret=bench-secret-0123456789abcdef0123456789
 
-# Starts `$1 upstream` and `$1 gateway` (upstream and gateway in separate processes, as
-# deployed and as nginx is measured), logs in `$2-upstream.log` and `$2-gateway.log`, the
-# gateway's RUST_LOG `$3`, the rest of the arguments extra environment for both; waits until
-# both listen. Sets upstream_pid, gateway_pid and token (a valid bearer token the gateway made).
+# Starts `bench_servers upstream`, `bench_servers gateway` (the proxy alone on BARE_PORT; its
+# full gateway on REF_PORT is not measured) and `plangen gateway` on GATEWAY_PORT, each its own
+# process as deployed and as nginx is measured; the gateway's RUST_LOG `$1`, its output to `$2`.
+# Waits until all listen. Sets upstream_pid, gateway_pid, bare_pid and token (a valid bearer
+# token for the gateway).
 start_servers() {
-  local bin=$1 logs=$2 gateway_log_level=$3
-  shift 3
-  env "$@" BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" RUST_LOG=off \
-    "$bin" upstream >"$logs-upstream.log" 2>&1 &
+  local log_level=$1 gateway_out=$2 redis=()
+  if [[ ${BENCH_REDIS:-0} == 1 ]]; then redis=(REDIS_HOST="${REDIS_HOST:-127.0.0.1}"); fi
+  BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" RUST_LOG=off "$bench_bin" upstream >"$work/upstream.log" 2>&1 &
   upstream_pid=$!
-  env "$@" BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" BENCH_GATEWAY_PORT="$GATEWAY_PORT" \
-    BENCH_BARE_PORT="$BARE_PORT" RUST_LOG="$gateway_log_level" \
-    "$bin" gateway >/dev/null 2>"$logs-gateway.log" &
+  ACCESS_TOKEN_SECRET=$secret BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" BENCH_GATEWAY_PORT="$REF_PORT" \
+    BENCH_BARE_PORT="$BARE_PORT" RUST_LOG=off "$bench_bin" gateway >/dev/null 2>"$work/bare.log" &
+  bare_pid=$!
+  env -u REDIS_HOST -u DATABASE_URL "${redis[@]}" PORT="$GATEWAY_PORT" \
+    TEMPLATE="http://127.0.0.1:$UPSTREAM_PORT" ACCESS_TOKEN_SECRET=$secret \
+    RATE_LIMIT_MAX_REQUESTS=1000000000 ALLOWED_ORIGINS=http://localhost:5173 \
+    RUST_LOG="$log_level" "$plangen_bin" gateway >"$gateway_out" 2>"$work/gateway.log" &
   gateway_pid=$!
-  pids+=("$upstream_pid" "$gateway_pid")
+  pids+=("$upstream_pid" "$bare_pid" "$gateway_pid")
   local _ ready=0
   for _ in $(seq 1 300); do
-    ready=$(grep -l '^ready' "$logs-upstream.log" "$logs-gateway.log" 2>/dev/null | wc -l)
-    [[ $ready == 2 ]] && break
+    ready=$( (grep -l '^ready' "$work/upstream.log" "$work/bare.log" 2>/dev/null || true) | wc -l)
+    if [[ $ready == 2 ]] && curl -sf -o /dev/null "http://127.0.0.1:$GATEWAY_PORT/readyz"; then
+      ready=3; break
+    fi
     sleep 0.1
   done
-  [[ $ready == 2 ]] || { cat "$logs-upstream.log" "$logs-gateway.log" >&2; exit 1; }
-  token=$(sed -n 's/^TOKEN=//p' "$logs-gateway.log")
+  [[ $ready == 3 ]] || { cat "$work/upstream.log" "$work/bare.log" "$work/gateway.log" >&2; exit 1; }
+  token=$(sed -n 's/^TOKEN=//p' "$work/bare.log")
 }
-
-# PROFILE=pgo: build instrumented (own target directory, `<target>/pgo`), train on the
-# benchmark's requests and a few others every answer path takes (an unknown /api route, a
-# missing token, a CORS preflight), merge the profile, rebuild with it. The training load
-# runs on the same ports before the measured servers start.
-pgo_build() {
-  local llvm host profdata candidate data="$work/pgo-data" pgo_target="$target_dir/pgo"
-  llvm=$(rustc -vV | sed -n 's/^LLVM version: \([0-9]*\).*/\1/p')
-  host=$(rustc -vV | sed -n 's/^host: //p')
-  profdata=
-  for candidate in "llvm-profdata-$llvm" "/usr/lib/llvm-$llvm/bin/llvm-profdata" \
-      "$(rustc --print sysroot)/lib/rustlib/$host/bin/llvm-profdata"; do
-    if command -v "$candidate" >/dev/null; then profdata=$candidate; break; fi
-  done
-  [[ -n $profdata ]] || { echo "PROFILE=pgo needs llvm-profdata of LLVM $llvm" \
-    "(apt-get install llvm-$llvm, or rustup component add llvm-tools)" >&2; exit 1; }
-  CARGO_TARGET_DIR=$pgo_target RUSTFLAGS="-Cprofile-generate=$data" \
-    cargo build -q -p plangen-gateway --example bench_servers --release
-  start_servers "$pgo_target/release/examples/bench_servers" "$work/train" off \
-    LLVM_PROFILE_FILE="$data/%p.profraw"
-  local bearer="Authorization: Bearer $token"
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d10s -H "$bearer" "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$bearer" "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" >/dev/null
-  wrk -t"$THREADS" -c"$CONNECTIONS" -d3s -H "$bearer" "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" >/dev/null
-  wrk -t1 -c4 -d2s -H "$bearer" "http://127.0.0.1:$GATEWAY_PORT/api/v1/nothing" >/dev/null
-  wrk -t1 -c4 -d2s "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
-  echo 'wrk.method = "OPTIONS"' >"$work/options.lua"
-  wrk -t1 -c4 -d2s -s "$work/options.lua" -H 'Origin: http://localhost:5173' \
-    -H 'Access-Control-Request-Method: GET' "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" >/dev/null
-  kill -TERM "$upstream_pid" "$gateway_pid"
-  wait "$upstream_pid" "$gateway_pid" || true # the profile is written at exit
-  "$profdata" merge -o "$work/pgo.profdata" "$data"
-  CARGO_TARGET_DIR=$pgo_target RUSTFLAGS="-Cprofile-use=$work/pgo.profdata" \
-    cargo build -q -p plangen-gateway --example bench_servers --release
-}
-
-if [[ $PROFILE == pgo ]]; then
-  pgo_build
-else
-  cargo build -q -p plangen-gateway --example bench_servers "${flags[@]}"
-fi
 
 # BENCH_ACCESS_LOG=1: the gateway writes its JSON access log (to /dev/null) and nginx its own.
 if [[ ${BENCH_ACCESS_LOG:-0} == 1 ]]; then log_level=info; nginx_log=/dev/null; else log_level=off; nginx_log=off; fi
-start_servers "$bin" "$work/bench" "$log_level"
+start_servers "$log_level" /dev/null
 
 # nginx as the reference: `plain` proxies only; `edge` also does what it can of the
 # gateway's edge policy (it cannot verify a JWT or send RateLimit headers without modules).
@@ -253,7 +240,7 @@ measure_target() {
   case $1 in
     0) measure "http://127.0.0.1:$UPSTREAM_PORT$PATH_UNDER_TEST" "$upstream_pid" ;;
     1) measure "http://127.0.0.1:$GATEWAY_PORT/api/v1/templates/bench" "$gateway_pid" ;;
-    2) measure "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" "$gateway_pid" ;;
+    2) measure "http://127.0.0.1:$BARE_PORT/api/v1/templates/bench" "$bare_pid" ;;
     3) measure "http://127.0.0.1:$NGINX_PORT$PATH_UNDER_TEST" \
          $(pgrep -P "$(cat "$work/nginx-plain.pid")") ;;
     4) measure "http://127.0.0.1:$NGINX_EDGE_PORT$PATH_UNDER_TEST" \

@@ -61,9 +61,12 @@ async fn gateway(upstream_port: u16, shutdown: Shutdown) -> Result<(), Box<dyn s
         .is_ok_and(|v| v == "1")
         .then(plangen_core::telemetry::init_tracing);
     let gateway_port = port("BENCH_GATEWAY_PORT", 18080);
-    let secret = "bench-secret-0123456789abcdef0123456789";
+    // The same secret as the `plangen gateway` that load.sh measures beside this one, so the
+    // token printed here is valid there too.
+    let secret = std::env::var("ACCESS_TOKEN_SECRET")
+        .unwrap_or_else(|_| "bench-secret-0123456789abcdef0123456789".to_owned());
     let mut env = vec![
-        ("ACCESS_TOKEN_SECRET", secret.to_owned()),
+        ("ACCESS_TOKEN_SECRET", secret.clone()),
         ("TEMPLATE", format!("http://127.0.0.1:{upstream_port}")),
         ("RATE_LIMIT_MAX_REQUESTS", "1000000000".to_owned()),
         ("ALLOWED_ORIGINS", "http://localhost:5173".to_owned()),
@@ -81,7 +84,10 @@ async fn gateway(upstream_port: u16, shutdown: Shutdown) -> Result<(), Box<dyn s
         }
     }
     let config = GatewayConfig::from_env(Env::from_map(env))?;
-    let keys = TokenKeys::new(&Secret::new(secret), std::time::Duration::from_secs(86_400));
+    let keys = TokenKeys::new(
+        &Secret::new(&secret),
+        std::time::Duration::from_secs(86_400),
+    );
     let token = keys.sign(&keys.claims_for("bench-user", "bench-session", "b@example.org", "user"));
 
     let gw_listener = bind("127.0.0.1", gateway_port).await?;
