@@ -59,9 +59,12 @@ fmt:
 	$(CARGO) fmt --all
 
 ## bench: criterion benchmarks (token verification, login, plan listing) and the gateway load test
+# The load test measures the binary that ships (profile-guided, as `make release` builds it);
+# `make bench PROFILE=release` measures the plain release build instead.
+PROFILE ?= pgo
 bench:
 	$(CARGO) bench --workspace
-	@if [ -x services/gateway/bench/load.sh ]; then services/gateway/bench/load.sh; fi
+	PROFILE=$(PROFILE) services/gateway/bench/load.sh
 
 ## e2e: the operator against a real cluster (skipped without KUBECONFIG)
 e2e:
