@@ -122,7 +122,10 @@ if [[ -n ${PGO_DATABASE_URL:-} ]]; then
   redis=(REDIS_HOST="${REDIS_HOST:-127.0.0.1}" REDIS_PORT="${REDIS_PORT:-6379}")
   gateway=http://127.0.0.1:$port_base auth=http://127.0.0.1:$((port_base + 1))
   template=http://127.0.0.1:$((port_base + 2)) plan=http://127.0.0.1:$((port_base + 3))
-  DATABASE_URL=$PGO_DATABASE_URL "$plangen_bin" migrate >"$work/migrate.log" 2>&1 ||
+  # Not part of the profile (a one-off); without LLVM_PROFILE_FILE it would leave its counts
+  # in the instrumented build's directory, run after run.
+  DATABASE_URL=$PGO_DATABASE_URL LLVM_PROFILE_FILE="$work/discard/%p.profraw" \
+    "$plangen_bin" migrate >"$work/migrate.log" 2>&1 ||
     { cat "$work/migrate.log" >&2; exit 1; }
   start auth "${secrets[@]}" "${redis[@]}" DATABASE_URL="$PGO_DATABASE_URL" \
     PORT=$((port_base + 1)) -- auth
@@ -148,9 +151,10 @@ if [[ -n ${PGO_DATABASE_URL:-} ]]; then
 fi
 
 # One binary serves every process, and its profile says what is hot in all of them together.
-# Merged as recorded, the auth service's Argon2 hashing (millions of counts a login) would make
-# everything the gateway does per request look lukewarm; so each process — the embedded whole,
-# and each deployed service — is merged on its own and weighted to about the same total count.
+# Merged as recorded, the gateway — alone in its pods, on every request's path — was a tenth of
+# the counts (the embedded whole and the storage-heavy services outweighed it) and its path
+# looked lukewarm; so each process — the embedded whole, and each deployed service — is merged
+# on its own and weighted to about the same total count.
 weighted=()
 declare -A totals
 max_total=1
