@@ -41,7 +41,6 @@ GATEWAY_PORT=${BENCH_GATEWAY_PORT:-18080}
 NGINX_PORT=${BENCH_NGINX_PORT:-18082}
 NGINX_EDGE_PORT=${BENCH_NGINX_EDGE_PORT:-18085}
 BARE_PORT=${BENCH_BARE_PORT:-18083}
-REF_PORT=${BENCH_REF_PORT:-18084}
 PROFILE=${PROFILE:-release}
 PATH_UNDER_TEST=/api/templates/bench
 
@@ -82,8 +81,8 @@ else
 fi
 secret=bench-secret-0123456789abcdef0123456789
 
-# Starts `bench_servers upstream`, `bench_servers gateway` (the proxy alone on BARE_PORT; its
-# full gateway on REF_PORT is not measured) and `plangen gateway` on GATEWAY_PORT, each its own
+# Starts `bench_servers upstream`, `bench_servers proxy` (the proxy alone on BARE_PORT) and
+# `plangen gateway` on GATEWAY_PORT, each its own
 # process as deployed and as nginx is measured; the gateway's RUST_LOG `$1`, its output to `$2`.
 # Waits until all listen. Sets upstream_pid, gateway_pid, bare_pid and token (a valid bearer
 # token for the gateway).
@@ -92,8 +91,8 @@ start_servers() {
   if [[ ${BENCH_REDIS:-0} == 1 ]]; then redis=(REDIS_HOST="${REDIS_HOST:-127.0.0.1}"); fi
   BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" RUST_LOG=off "$bench_bin" upstream >"$work/upstream.log" 2>&1 &
   upstream_pid=$!
-  ACCESS_TOKEN_SECRET=$secret BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" BENCH_GATEWAY_PORT="$REF_PORT" \
-    BENCH_BARE_PORT="$BARE_PORT" RUST_LOG=off "$bench_bin" gateway >/dev/null 2>"$work/bare.log" &
+  ACCESS_TOKEN_SECRET=$secret BENCH_UPSTREAM_PORT="$UPSTREAM_PORT" BENCH_BARE_PORT="$BARE_PORT" \
+    RUST_LOG=off "$bench_bin" proxy >/dev/null 2>"$work/bare.log" &
   bare_pid=$!
   env -u REDIS_HOST -u DATABASE_URL "${redis[@]}" PORT="$GATEWAY_PORT" \
     TEMPLATE="http://127.0.0.1:$UPSTREAM_PORT" ACCESS_TOKEN_SECRET=$secret \
